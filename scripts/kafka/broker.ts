@@ -93,7 +93,7 @@ export async function startKafkaBroker(options: StartBrokerOptions = {}): Promis
   const classpath = `${libsDir}/*`;
 
   const workDir = mkdtempSync(join(tmpdir(), 'fusebox-kafka-'));
-  const [port, controllerPort] = await freePorts(2);
+  const [port, controllerPort] = (await freePorts(2)) as [number, number];
   const propsFile = join(workDir, 'server.properties');
   const log4jFile = join(workDir, 'log4j.properties');
   const logFile = join(workDir, 'broker.log');

@@ -1,0 +1,92 @@
+/**
+ * Avro single-object encoding (C3 01, 8-byte CRC-64-AVRO fingerprint, Avro binary body).
+ *
+ * A codec has one reader schema (the newest this build knows) and every writer schema it has
+ * ever shipped. Decoding looks the writer up by fingerprint and resolves writer to reader, so
+ * old and new producers coexist on one topic during a rolling upgrade.
+ */
+import avro from 'avsc';
+import { SchemaError } from './errors.js';
+import { fingerprintBytes } from './fingerprint.js';
+
+const MARKER_0 = 0xc3;
+const MARKER_1 = 0x01;
+const HEADER_BYTES = 10;
+
+export interface Codec<T> {
+  readonly name: string;
+  /** Fingerprint (hex) of the schema `encode` writes with. */
+  readonly fingerprint: string;
+  encode(value: T): Buffer;
+  decode(bytes: Buffer): T;
+}
+
+/** Parses a schema and returns it with its fingerprint (of avsc's Parsing Canonical Form). */
+export function parseSchema(schema: object): { type: avro.Type; fingerprint: Buffer } {
+  const type = avro.Type.forSchema(schema as avro.Schema);
+  return { type, fingerprint: fingerprintBytes(JSON.stringify(type.schema())) };
+}
+
+export function createCodec<T>(name: string, reader: object, olderWriters: object[] = []): Codec<T> {
+  const current = parseSchema(reader);
+  // The reader decodes its own bytes without a resolver (the fast path).
+  const readers = new Map<string, { type: avro.Type; resolver: ReturnType<avro.Type['createResolver']> | undefined }>();
+  readers.set(current.fingerprint.toString('hex'), { type: current.type, resolver: undefined });
+  for (const writer of olderWriters) {
+    const parsed = parseSchema(writer);
+    readers.set(parsed.fingerprint.toString('hex'), { type: current.type, resolver: current.type.createResolver(parsed.type) });
+  }
+  const header = Buffer.concat([Buffer.from([MARKER_0, MARKER_1]), current.fingerprint]);
+
+  return {
+    name,
+    fingerprint: current.fingerprint.toString('hex'),
+    encode(value: T): Buffer {
+      let body: Buffer;
+      try {
+        body = current.type.toBuffer(value);
+      } catch (cause) {
+        throw new SchemaError('INVALID_EVENT', `${name}: ${describeInvalid(current.type, value)}`, { cause });
+      }
+      return Buffer.concat([header, body], HEADER_BYTES + body.length);
+    },
+    decode(bytes: Buffer): T {
+      if (bytes.length < HEADER_BYTES || bytes[0] !== MARKER_0 || bytes[1] !== MARKER_1) {
+        throw new SchemaError('NOT_SINGLE_OBJECT', `${name}: not Avro single-object encoding (expected bytes C3 01 and an 8-byte fingerprint, got ${preview(bytes)})`);
+      }
+      const fingerprint = bytes.subarray(2, HEADER_BYTES).toString('hex');
+      const entry = readers.get(fingerprint);
+      if (!entry) {
+        throw new SchemaError('UNKNOWN_FINGERPRINT', `${name}: unknown writer schema fingerprint ${fingerprint}; known: ${[...readers.keys()].join(', ')}`);
+      }
+      let decoded: { value: unknown; offset: number };
+      try {
+        decoded = entry.type.decode(bytes, HEADER_BYTES, entry.resolver);
+      } catch (cause) {
+        throw new SchemaError('MALFORMED_PAYLOAD', `${name}: body does not decode with schema ${fingerprint}: ${(cause as Error).message}`, { cause });
+      }
+      if (decoded.offset < 0) {
+        throw new SchemaError('MALFORMED_PAYLOAD', `${name}: body truncated (${bytes.length - HEADER_BYTES} bytes is too short for schema ${fingerprint})`);
+      }
+      if (decoded.offset !== bytes.length) {
+        throw new SchemaError('MALFORMED_PAYLOAD', `${name}: ${bytes.length - decoded.offset} unexpected trailing bytes after the body`);
+      }
+      return decoded.value as T;
+    },
+  };
+}
+
+/** Names every field path that does not fit, e.g. "kind: 'bogus' is not a valid value". */
+function describeInvalid(type: avro.Type, value: unknown): string {
+  const problems: string[] = [];
+  type.isValid(value, {
+    errorHook: (path: string[], got: unknown) => {
+      problems.push(`${path.join('.') || '(root)'}: ${JSON.stringify(got) ?? String(got)} does not fit the schema`);
+    },
+  });
+  return problems.length > 0 ? problems.join('; ') : 'value does not fit the schema';
+}
+
+function preview(bytes: Buffer): string {
+  return bytes.length === 0 ? 'an empty message' : `${bytes.subarray(0, 8).toString('hex')}${bytes.length > 8 ? '…' : ''} (${bytes.length} bytes)`;
+}
