@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     projects: [
       {
-        test: { name: 'unit', include: ['**/*.unit.test.ts'], exclude: ['node_modules/**'] },
+        test: { name: 'unit', include: ['**/*.unit.test.ts'], exclude: ['node_modules/**'], sequence: { groupOrder: 0 } },
       },
       {
         test: {
@@ -14,6 +14,7 @@ export default defineConfig({
           include: ['**/*.int.test.ts'],
           exclude: ['node_modules/**'],
           globalSetup: ['test/kafka-global-setup.ts'],
+          sequence: { groupOrder: 1 },
           testTimeout: 60_000,
           hookTimeout: 120_000,
           // chDB binds one data directory per process: each test file runs in its own fork.

@@ -1,0 +1,52 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually, freshKafka } from '../test/kafka.js';
+import { partitionForKey } from './partitioner.js';
+import type { EventLog, LogMessage } from './port.js';
+
+describe('Kafka event log (real broker)', () => {
+  const logs: EventLog[] = [];
+  afterAll(async () => { await Promise.all(logs.map((l) => l.close())); });
+
+  it('produces to the partition the key hashes to and commits group offsets after the handler', async () => {
+    const { log, topics } = await freshKafka(3);
+    logs.push(log);
+    const producer = await log.producer();
+    const keys = ['tree-a', 'tree-b', 'tree-c', 'tree-d'];
+    await producer.send(topics.spans, keys.map((key) => ({ key, value: Buffer.from(key) })));
+
+    const seen: LogMessage[] = [];
+    const consumer = log.groupConsumer({ groupId: 'g1', topics: [topics.spans], fromBeginning: true, handleBatch: async (b) => { seen.push(...b.messages); } });
+    await consumer.start();
+    await eventually('4 messages', () => seen.length === 4);
+    await consumer.stop();
+    for (const m of seen) expect(m.partition).toBe(partitionForKey(m.key!, 3));
+
+    // A new member of the same group starts after the committed offsets: nothing is re-read.
+    await producer.send(topics.spans, [{ key: 'tree-a', value: Buffer.from('late') }]);
+    const again: string[] = [];
+    const second = log.groupConsumer({ groupId: 'g1', topics: [topics.spans], fromBeginning: true, handleBatch: async (b) => { again.push(...b.messages.map((m) => m.value!.toString())); } });
+    await second.start();
+    await eventually('the late message', () => again.length === 1);
+    await second.stop();
+    expect(again).toEqual(['late']);
+  });
+
+  it('tails only the partitions it follows, from their end', async () => {
+    const { log, topics } = await freshKafka(3);
+    logs.push(log);
+    const producer = await log.producer();
+    const mine = 'tree-mine';
+    const other = ['tree-1', 'tree-2', 'tree-3', 'tree-4', 'tree-5'].find((k) => partitionForKey(k, 3) !== partitionForKey(mine, 3))!;
+    await producer.send(topics.control, [{ key: mine, value: Buffer.from('old') }]);
+
+    const got: string[] = [];
+    const tail = log.tail(topics.control, (m) => got.push(m.value!.toString()));
+    await tail.start();
+    await tail.follow(partitionForKey(mine, 3));
+    await producer.send(topics.control, [{ key: other, value: Buffer.from('not mine') }, { key: mine, value: Buffer.from('new') }]);
+    await eventually('the followed message', () => got.includes('new'));
+    await new Promise((ok) => setTimeout(ok, 300));
+    await tail.stop();
+    expect(got).toEqual(['new']);
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * The event log on a real Kafka cluster, through kafkajs.
+ *
+ * Control-path latency matters more than fetch efficiency here: consumers fetch with
+ * `minBytes: 1` and a short `maxWaitTimeInMs`, so a trip reaches agents in milliseconds rather
+ * than kafkajs's default 5 s wait.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { partitionForKey } from './partitioner.js';
+import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, PartitionTail, TopicSpec } from './port.js';
+
+export interface KafkaLogOptions {
+  brokers: string[];
+  clientId?: string;
+  /** Longest a fetch waits for data. Short keeps trips fast; longer saves broker requests. */
+  maxWaitTimeInMs?: number;
+  /** kafkajs's own log lines at or above this level go to `log`. Default: errors only. */
+  logLevel?: 'error' | 'warn' | 'info';
+  log?: (line: string) => void;
+}
+
+const LEVELS = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO } as const;
+
+export function createKafkaLog(options: KafkaLogOptions): EventLog {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const kafka = new Kafka({
+    clientId: options.clientId ?? 'fusebox',
+    brokers: options.brokers,
+    logLevel: LEVELS[options.logLevel ?? 'error'],
+    logCreator: () => ({ namespace, level, log: entry }: LogEntry) => {
+      const { message, ...extra } = entry;
+      log(`[kafkajs ${logLevel[level] ?? level}] ${namespace}: ${message} ${JSON.stringify(extra)}`);
+    },
+    retry: { initialRetryTime: 100, retries: 8 },
+  });
+  const maxWaitTimeInMs = options.maxWaitTimeInMs ?? 25;
+  const partitionCounts = new Map<string, number>();
+  let admin: Admin | null = null;
+  const closers = new Set<() => Promise<void>>();
+
+  async function getAdmin(): Promise<Admin> {
+    if (!admin) {
+      const created = kafka.admin();
+      await created.connect();
+      admin = created;
+    }
+    return admin;
+  }
+
+  async function partitionCount(topic: string): Promise<number> {
+    const known = partitionCounts.get(topic);
+    if (known !== undefined) return known;
+    const metadata = await (await getAdmin()).fetchTopicMetadata({ topics: [topic] });
+    const count = metadata.topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new Error(`topic '${topic}' has no partitions on ${options.brokers.join(',')}: create it with ensureTopics first`);
+    partitionCounts.set(topic, count);
+    return count;
+  }
+
+  return {
+    kind: 'kafka',
+    describe: `Kafka at ${options.brokers.join(',')}`,
+    async ensureTopics(specs: TopicSpec[]) {
+      const client = await getAdmin();
+      const existing = new Set(await client.listTopics());
+      const missing = specs.filter((s) => !existing.has(s.topic));
+      if (missing.length > 0) {
+        await client.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((s) => ({
+            topic: s.topic,
+            numPartitions: s.partitions,
+            replicationFactor: -1, // the broker's default.replication.factor
+            configEntries: [
+              ...(s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+              ...(s.retentionMs !== undefined ? [{ name: 'retention.ms', value: String(s.retentionMs) }] : []),
+            ],
+          })),
+        });
+      }
+    },
+    partitionCount,
+    async producer(): Promise<LogProducer> {
+      const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      const close = () => producer.disconnect();
+      closers.add(close);
+      return {
+        async send(topic, messages) {
+          if (messages.length === 0) return;
+          const partitions = await partitionCount(topic);
+          await producer.send({
+            topic,
+            acks: -1,
+            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })),
+          });
+        },
+        async close() {
+          closers.delete(close);
+          await close();
+        },
+      };
+    },
+    groupConsumer(consumerOptions: GroupConsumerOptions): GroupConsumer {
+      const consumer = kafka.consumer({ groupId: consumerOptions.groupId, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      const close = () => consumer.disconnect();
+      return {
+        async start() {
+          closers.add(close);
+          await consumer.connect();
+          await consumer.subscribe({ topics: consumerOptions.topics, fromBeginning: consumerOptions.fromBeginning });
+          const joined = onceJoined(consumer);
+          consumer.on(consumer.events.CRASH, (event) => {
+            if (!event.payload.restart) consumerOptions.onCrash?.(event.payload.error);
+          });
+          await consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+              if (!isRunning() || isStale() || batch.messages.length === 0) return;
+              await consumerOptions.handleBatch({ topic: batch.topic, partition: batch.partition, messages: batch.messages.map((m) => toLogMessage(batch.topic, batch.partition, m)) });
+              // Resolving moves kafkajs's own fetch position; committing moves the group's.
+              resolveOffset(batch.lastOffset());
+              const next = (BigInt(batch.lastOffset()) + 1n).toString();
+              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+              await heartbeat();
+            },
+          });
+          await joined;
+        },
+        async stop() {
+          closers.delete(close);
+          await consumer.disconnect();
+        },
+      };
+    },
+    tail(topic: string, onMessage: (message: LogMessage) => void): PartitionTail {
+      // A private group of one: the default assigner gives it every partition, all paused until
+      // followed. No offsets are ever committed, so the group vanishes when the tail stops.
+      const consumer: Consumer = kafka.consumer({ groupId: `fusebox-tail-${randomUUID()}`, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      const followed = new Set<number>();
+      const applyPauses = () => {
+        consumer.pause([{ topic }]);
+        if (followed.size > 0) consumer.resume([{ topic, partitions: [...followed] }]);
+      };
+      const close = () => consumer.disconnect();
+      return {
+        async start() {
+          closers.add(close);
+          await consumer.connect();
+          await consumer.subscribe({ topics: [topic], fromBeginning: false });
+          const joined = onceJoined(consumer);
+          // After a rejoin kafkajs builds a fresh subscription state: pause again.
+          consumer.on(consumer.events.GROUP_JOIN, applyPauses);
+          const running = consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => onMessage(toLogMessage(topic, partition, message)) });
+          applyPauses(); // run() has created the group synchronously: pause before the first fetch
+          await running;
+          await joined;
+        },
+        async follow(partition: number) {
+          if (followed.has(partition)) return;
+          const offsets = await (await getAdmin()).fetchTopicOffsets(topic);
+          const end = offsets.find((o) => o.partition === partition);
+          if (!end) throw new Error(`topic '${topic}' has no partition ${partition}`);
+          followed.add(partition);
+          consumer.seek({ topic, partition, offset: end.high });
+          consumer.resume([{ topic, partitions: [partition] }]);
+        },
+        async stop() {
+          closers.delete(close);
+          await consumer.disconnect();
+        },
+      };
+    },
+    async close() {
+      await Promise.allSettled([...closers].map((close) => close()));
+      closers.clear();
+      if (admin) await admin.disconnect();
+      admin = null;
+    },
+  };
+}
+
+function onceJoined(consumer: Consumer): Promise<void> {
+  return new Promise((ok) => {
+    const remove = consumer.on(consumer.events.GROUP_JOIN, () => { remove(); ok(); });
+  });
+}
+
+function toLogMessage(topic: string, partition: number, m: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: Record<string, unknown> }): LogMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(m.headers ?? {})) if (value !== undefined) headers[name] = String(value);
+  return { topic, partition, offset: m.offset, key: m.key ? m.key.toString('utf8') : null, value: m.value, timestampMs: Number(m.timestamp), headers };
+}
