@@ -1,0 +1,37 @@
+/**
+ * The ClickHouse connection: chDB (ClickHouse's engine, in-process) on a local folder by
+ * default, or a ClickHouse server over HTTP when a URL is configured. Same client, same SQL.
+ */
+import { mkdirSync } from 'node:fs';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createChdbConnection } from 'chdb/connection';
+import { migrate } from './migrate.js';
+
+export type StoreConfig =
+  | { kind: 'chdb'; path: string }
+  | { kind: 'server'; url: string; database?: string; username?: string; password?: string };
+
+export interface Store {
+  readonly client: ClickHouseClient;
+  /** Where the data is, for people: a folder or a URL (never with a password). */
+  readonly describe: string;
+  close(): Promise<void>;
+}
+
+/** Opens the store and applies pending migrations (idempotent). */
+export async function openStore(config: StoreConfig): Promise<Store> {
+  let client: ClickHouseClient;
+  let describe: string;
+  if (config.kind === 'chdb') {
+    mkdirSync(config.path, { recursive: true });
+    client = createClient({ connection: createChdbConnection({ path: config.path }) });
+    describe = `chDB (embedded ClickHouse) at ${config.path}`;
+  } else {
+    client = createClient({ url: config.url, database: config.database ?? 'default', username: config.username, password: config.password });
+    const url = new URL(config.url);
+    url.password = '';
+    describe = `ClickHouse server at ${url.origin}/${config.database ?? 'default'}`;
+  }
+  await migrate(client);
+  return { client, describe, close: () => client.close() };
+}

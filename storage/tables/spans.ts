@@ -1,0 +1,82 @@
+/** The spans table: rows from SpanEvents, idempotent batch inserts, typed reads. */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { z } from 'zod';
+import type { SpanEvent } from '../../schemas/index.js';
+
+export interface SourcePosition {
+  partition: number;
+  offset: string;
+}
+
+export function toSpanRow(event: SpanEvent, source: SourcePosition) {
+  return {
+    tenant_id: event.tenantId,
+    agent_id: event.agentId,
+    tree_id: event.treeId,
+    run_id: event.runId,
+    parent_run_id: event.parentRunId,
+    event_id: event.eventId,
+    span_id: event.spanId,
+    parent_span_id: event.parentSpanId,
+    kind: event.kind,
+    name: event.name,
+    status: event.status,
+    error: event.error,
+    start_time: event.startTimeMs,
+    end_time: event.endTimeMs,
+    model: event.model,
+    provider: event.provider,
+    input_tokens: event.inputTokens,
+    output_tokens: event.outputTokens,
+    cached_tokens: event.cachedTokens,
+    cost_micros: event.costMicros,
+    args_hash: event.argsHash,
+    args: event.args,
+    output_hash: event.outputHash,
+    output: event.output,
+    user_id: event.userId,
+    session_id: event.sessionId,
+    edge_kind: event.edge?.kind ?? null,
+    edge_target_run: event.edge?.targetRunId ?? null,
+    edge_target_tree: event.edge?.targetTreeId ?? null,
+    attributes: event.attributes,
+    source_partition: source.partition,
+    source_offset: source.offset,
+  };
+}
+
+export type SpanRow = ReturnType<typeof toSpanRow>;
+
+/**
+ * `dedupToken` names the exact slice of the log (topic, partition, offsets): a replayed batch
+ * with the same token is dropped by ClickHouse; any other overlap collapses by event id.
+ */
+export async function insertSpans(client: ClickHouseClient, rows: SpanRow[], dedupToken: string): Promise<void> {
+  if (rows.length === 0) return;
+  await client.insert({ table: 'spans', values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: dedupToken } });
+}
+
+const runSpanRow = z.object({
+  event_id: z.string(),
+  kind: z.string(),
+  name: z.string(),
+  status: z.string(),
+  error: z.string().nullable(),
+  args_hash: z.string().nullable(),
+  cost_micros: z.coerce.number().nullable(),
+  end_ms: z.coerce.number(),
+});
+export type RunSpan = z.output<typeof runSpanRow>;
+
+/** One run's spans, each once, in event-time order. */
+export async function runSpans(client: ClickHouseClient, tenantId: string, runId: string): Promise<RunSpan[]> {
+  const result = await client.query({
+    query: `SELECT event_id, kind, name, status, error, args_hash, cost_micros, toUnixTimestamp64Milli(end_time) AS end_ms
+            FROM spans FINAL
+            WHERE tenant_id = {tenantId:String} AND run_id = {runId:String}
+            ORDER BY end_time, event_id`,
+    query_params: { tenantId, runId },
+    format: 'JSONEachRow',
+  });
+  return z.array(runSpanRow).parse(await result.json());
+}
