@@ -24,7 +24,10 @@ export async function openStore(config: StoreConfig): Promise<Store> {
   let describe: string;
   if (config.kind === 'chdb') {
     mkdirSync(config.path, { recursive: true });
-    client = createClient({ connection: createChdbConnection({ path: config.path }) });
+    // chdb types its Connection with @clickhouse/client-common, which @clickhouse/client now
+    // bundles as its own copy: the shapes are equal, the declarations are not.
+    const connection = createChdbConnection({ path: config.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
+    client = createClient({ connection });
     describe = `chDB (embedded ClickHouse) at ${config.path}`;
   } else {
     client = createClient({ url: config.url, database: config.database ?? 'default', username: config.username, password: config.password });

@@ -1,0 +1,40 @@
+/**
+ * The dead-letter topic: a message a consumer cannot read goes there with its reason, and the
+ * good messages beside it flow on. Records are JSON, not Avro, on purpose: they must stay
+ * readable precisely when the payload is not.
+ */
+import { z } from 'zod';
+import type { LogMessage, LogProducer, OutgoingMessage } from '../log/port.js';
+
+export const deadLetterSchema = z.object({
+  /** Which consumer gave up on it (processor, sink). */
+  source: z.string(),
+  topic: z.string(),
+  partition: z.number().int(),
+  offset: z.string(),
+  key: z.string().nullable(),
+  /** A stable code to branch on (a SchemaError code, KEY_MISMATCH, EMPTY_VALUE). */
+  code: z.string(),
+  reason: z.string(),
+  /** The original bytes, base64, so nothing is lost and the event can be repaired and replayed. */
+  payloadBase64: z.string().nullable(),
+});
+export type DeadLetter = z.output<typeof deadLetterSchema>;
+
+export function deadLetterFor(source: string, message: LogMessage, code: string, reason: string): OutgoingMessage {
+  const record: DeadLetter = {
+    source,
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset,
+    key: message.key,
+    code,
+    reason,
+    payloadBase64: message.value ? message.value.toString('base64') : null,
+  };
+  return { key: `${message.topic}/${message.partition}/${message.offset}`, value: Buffer.from(JSON.stringify(record)) };
+}
+
+export async function sendDeadLetters(producer: LogProducer, topic: string, letters: OutgoingMessage[]): Promise<void> {
+  if (letters.length > 0) await producer.send(topic, letters);
+}

@@ -1,0 +1,86 @@
+/**
+ * The sink: projects the spans and audit topics into ClickHouse, in batches, idempotently.
+ * Each insert carries a dedup token naming its exact slice of the log, and the tables collapse
+ * rows by event id, so a restarted or re-reading sink never counts anything twice.
+ */
+import type { EventLog, LogBatch, LogProducer } from '../../log/port.js';
+import type { Topics } from '../../log/topics.js';
+import { breakerEventCodec, SchemaError } from '../../schemas/index.js';
+import type { Store } from '../../storage/store.js';
+import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
+import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
+import { deadLetterFor, sendDeadLetters } from '../dead-letter.js';
+import { decodeSpanMessage } from '../decode-span.js';
+import type { Logger } from '../logger.js';
+
+export interface SinkOptions {
+  log: EventLog;
+  topics: Topics;
+  store: Store;
+  logger: Logger;
+  groupId?: string;
+}
+
+export interface SinkStats {
+  spans: number;
+  breakerEvents: number;
+  deadLettered: number;
+}
+
+export function createSink(options: SinkOptions) {
+  const stats: SinkStats = { spans: 0, breakerEvents: 0, deadLettered: 0 };
+  let producer: LogProducer | null = null;
+
+  async function handleBatch(batch: LogBatch): Promise<void> {
+    const first = batch.messages[0]!.offset;
+    const last = batch.messages.at(-1)!.offset;
+    const token = `${batch.topic}:${batch.partition}:${first}-${last}`;
+    const dead = [];
+    if (batch.topic === options.topics.spans) {
+      const rows: SpanRow[] = [];
+      for (const message of batch.messages) {
+        const decoded = decodeSpanMessage(message);
+        if (decoded.ok) rows.push(toSpanRow(decoded.event, message));
+        else dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
+      }
+      await insertSpans(options.store.client, rows, token);
+      stats.spans += rows.length;
+    } else {
+      const rows: BreakerRow[] = [];
+      for (const message of batch.messages) {
+        try {
+          rows.push(toBreakerRow(breakerEventCodec.decode(message.value ?? Buffer.alloc(0))));
+        } catch (error) {
+          if (!(error instanceof SchemaError)) throw error;
+          dead.push(deadLetterFor('sink', message, error.code, error.message));
+        }
+      }
+      await insertBreakerEvents(options.store.client, rows, token);
+      stats.breakerEvents += rows.length;
+    }
+    await sendDeadLetters(producer!, options.topics.deadLetter, dead);
+    stats.deadLettered += dead.length;
+  }
+
+  const consumer = options.log.groupConsumer({
+    groupId: options.groupId ?? 'fusebox-sink',
+    topics: [options.topics.spans, options.topics.audit],
+    fromBeginning: true,
+    handleBatch,
+    onCrash: (error) => options.logger.error('sink consumer crashed', { error: error.message }),
+  });
+
+  return {
+    stats: (): Readonly<SinkStats> => ({ ...stats }),
+    async start(): Promise<void> {
+      producer = await options.log.producer();
+      await consumer.start();
+    },
+    async stop(): Promise<void> {
+      await consumer.stop();
+      await producer?.close();
+    },
+  };
+}
+
+export type Sink = ReturnType<typeof createSink>;
