@@ -1,0 +1,95 @@
+/**
+ * `npm start`: Fusebox in one process (event log, processor, sink, chDB) plus a demo agent
+ * that loops on a failing tool until its breaker trips.
+ *
+ * Embedded defaults: the in-memory event log and chDB in .data/chdb; the demo runs and the
+ * process exits. With KAFKA_BROKERS set, the same pipeline runs on Kafka and keeps running for
+ * other agents after the demo, until Ctrl-C. CLICKHOUSE_URL points the sink at a server.
+ */
+import { createFusebox } from '../client/index.js';
+import { loadConfig } from '../services/config.js';
+import { createLogger } from '../services/logger.js';
+import { createProcessor } from '../services/processor/processor.js';
+import { openConfiguredStore, openEventLog } from '../services/runtime.js';
+import { runUntilSignal } from '../services/signals.js';
+import { createSink } from '../services/sink/sink.js';
+import { breakerEvents } from '../storage/tables/breaker-events.js';
+import { runSpans } from '../storage/tables/spans.js';
+import { runLoopingAgent } from './demo/looping-agent.js';
+
+const print = (line = '') => process.stdout.write(`${line}\n`);
+const usd = (micros: number) => `$${(micros / 1_000_000).toFixed(6)}`;
+
+const config = loadConfig();
+const logger = createLogger('fusebox');
+const { log, topics } = await openEventLog(config, logger);
+const store = await openConfiguredStore(config);
+const processor = createProcessor({ log, topics, logger: logger.child('processor') });
+const sink = createSink({ log, topics, store, logger: logger.child('sink') });
+await Promise.all([processor.start(), sink.start()]);
+
+print('Fusebox: runtime governance for AI agents');
+print(`  event log : ${log.describe}${config.kafkaBrokers ? '' : ' (set KAFKA_BROKERS=host:port to use Kafka)'}`);
+print(`  store     : ${store.describe}`);
+print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink`);
+print();
+print('Demo: agent "researcher" (tenant "demo") retries a failing web_search with identical arguments.');
+
+const fusebox = await createFusebox({ tenantId: 'demo', agentId: 'researcher', log, topicPrefix: config.topicPrefix });
+const result = await runLoopingAgent(fusebox, print);
+await fusebox.close();
+
+if (!result.halted) {
+  print(`  the agent was NOT halted after ${result.toolCalls} calls: something is wrong`);
+  process.exitCode = 1;
+} else {
+  const reason = result.halted.reason!;
+  print();
+  print(`  HALTED before call ${result.toolCalls + 1}: the ${reason.detector} breaker tripped at the ${ordinal(reason.observed)} identical call`);
+  print(`    ${reason.message}`);
+  print(`    threshold ${reason.threshold}, observed ${reason.observed}, policy ${result.halted.policy.id} v${result.halted.policy.version}, scope ${result.halted.scope}`);
+
+  const [audit] = await waitFor(() => breakerEvents(store.client, 'demo', { runId: result.runId }), (rows) => rows.length > 0);
+  const spans = await waitFor(() => runSpans(store.client, 'demo', result.runId), (rows) => rows.length >= result.toolCalls * 2 + 2);
+  print();
+  print('Audit record (ClickHouse table breaker_events):');
+  if (audit) {
+    print(`  trip ${audit.event_id} at ${new Date(audit.time_ms).toISOString()}`);
+    print(`  detector ${audit.detector}, threshold ${audit.threshold}, observed ${audit.observed}, policy ${audit.policy_id} v${audit.policy_version}`);
+    print(`  last action: ${audit.last_action}`);
+    print(`  steps elapsed ${audit.steps_elapsed}, run cost ${usd(audit.run_cost_micros)}, tree cost ${usd(audit.tree_cost_micros)}`);
+  }
+  print();
+  print(`Where the data is: ${store.describe}`);
+  print(`  ${spans.length} spans of run ${result.runId} in table spans; the trip in table breaker_events.`);
+  print(`  npm run sql -- "SELECT kind, name, status, cost_micros FROM spans FINAL WHERE run_id = '${result.runId}' ORDER BY end_time"`);
+  print('  npm run sql -- "SELECT detector, observed, last_action, steps_elapsed, run_cost_micros FROM breaker_events FINAL"');
+}
+
+if (config.kafkaBrokers) {
+  print();
+  print(`Fusebox keeps running on ${log.describe} (processor and sink) for your agents. Ctrl-C stops it.`);
+  await runUntilSignal(logger, shutdown);
+} else {
+  await shutdown();
+}
+
+async function shutdown(): Promise<void> {
+  await Promise.allSettled([processor.stop(), sink.stop()]);
+  await log.close();
+  await store.close();
+}
+
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await read();
+  while (!done(value) && Date.now() < deadline) {
+    await new Promise((ok) => setTimeout(ok, 50));
+    value = await read();
+  }
+  return value;
+}
+
+function ordinal(n: number): string {
+  return `${n}${n % 10 === 1 && n % 100 !== 11 ? 'st' : n % 10 === 2 && n % 100 !== 12 ? 'nd' : n % 10 === 3 && n % 100 !== 13 ? 'rd' : 'th'}`;
+}

@@ -1,0 +1,16 @@
+/** The sink as its own process. */
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { openConfiguredStore, openEventLog } from '../runtime.js';
+import { runUntilSignal } from '../signals.js';
+import { createSink } from './sink.js';
+
+const config = loadConfig();
+const logger = createLogger('sink');
+if (!config.kafkaBrokers) throw new Error('the sink process needs KAFKA_BROKERS (the in-memory log only exists inside `npm start`)');
+const { log, topics } = await openEventLog(config, logger);
+const store = await openConfiguredStore(config);
+const sink = createSink({ log, topics, store, logger });
+await sink.start();
+logger.info('sinking', { brokers: config.kafkaBrokers, store: store.describe });
+await runUntilSignal(logger, async () => { await sink.stop(); await log.close(); await store.close(); });
