@@ -18,6 +18,9 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Both engines answer alike: 64-bit integers as JSON strings (exact past 2^53; rows parse them with zod). */
+const SETTINGS = Object.freeze({ output_format_json_quote_64bit_integers: 1 as const });
+
 /** Opens the store and applies pending migrations (idempotent). */
 export async function openStore(config: StoreConfig): Promise<Store> {
   let client: ClickHouseClient;
@@ -27,10 +30,10 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     // chdb types its Connection with @clickhouse/client-common, which @clickhouse/client now
     // bundles as its own copy: the shapes are equal, the declarations are not.
     const connection = createChdbConnection({ path: config.path }) as unknown as NonNullable<Parameters<typeof createClient>[0]>['connection'];
-    client = createClient({ connection });
+    client = createClient({ connection, clickhouse_settings: SETTINGS });
     describe = `chDB (embedded ClickHouse) at ${config.path}`;
   } else {
-    client = createClient({ url: config.url, database: config.database ?? 'default', username: config.username, password: config.password });
+    client = createClient({ url: config.url, database: config.database ?? 'default', username: config.username, password: config.password, clickhouse_settings: SETTINGS });
     const url = new URL(config.url);
     url.password = '';
     describe = `ClickHouse server at ${url.origin}/${config.database ?? 'default'}`;
