@@ -32,7 +32,7 @@ import { controlEventCodec, SchemaError, spanEventCodec, spanEventSchema, type C
 import { canonicalHash } from '../streams/canonical.js';
 import { createBreakerBoard, type BreakerBoard } from './breaker-board.js';
 import { createEmitter, type Emitter, type EmitterStats } from './emitter.js';
-import { ClientClosed, RejectedEvent, RunHalted } from './errors.js';
+import { ClientClosed, RejectedEvent, RunHalted, TransportUnavailable } from './errors.js';
 
 export { RunHalted, RejectedEvent, TransportUnavailable, ClientClosed, FuseboxError, type FuseboxErrorCode } from './errors.js';
 
@@ -78,7 +78,12 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
   const topics = topicNames(options.topicPrefix);
   const board = createBreakerBoard();
   const fusebox = new Fusebox(options, log, ownsLog, topics, board);
-  await fusebox.connect();
+  try {
+    await fusebox.connect();
+  } catch (error) {
+    if (ownsLog) await log.close().catch(() => {});
+    throw new TransportUnavailable(`could not connect to ${log.describe}: ${(error as Error).message}`, { cause: error });
+  }
   return fusebox;
 }
 
