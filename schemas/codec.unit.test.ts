@@ -1,4 +1,5 @@
 import avro from 'avsc';
+import { loadAvsc } from './load.js';
 import { describe, expect, it } from 'vitest';
 import { createCodec, parseSchema, rabinFingerprint64, SchemaError, spanEventAvsc, spanEventCodec, spanEventSchema, controlEventCodec, breakerEventCodec, policyEventCodec, controlEventAvsc, breakerEventAvsc, policyEventAvsc, controlEventSchema, breakerEventSchema, policyEventSchema } from './index.js';
 
@@ -61,6 +62,12 @@ describe('single-object codec', () => {
     const error = thrown(() => spanEventCodec.decode(v2Codec.encode({ ...span, region: 'eu' })));
     expect(error).toBeInstanceOf(SchemaError);
     expect(error.code).toBe('UNKNOWN_FINGERPRINT');
+  });
+
+  it('resolve PolicyEvent v1 > v2: a policy written before selector.runId existed reads as runId null', () => {
+    const v1 = createCodec<Record<string, unknown>>('PolicyEvent', loadAvsc('PolicyEvent.v1.avsc'));
+    const written = { policyId: 'p', version: 1, tenantId: 't', selector: { agentId: 'a', tags: ['prod'] }, detector: 'loop', params: {}, disposition: 'warn', enabled: true, changedBy: 'ops', changedAtMs: 5 };
+    expect(policyEventCodec.decode(v1.encode(written))).toEqual({ ...written, selector: { ...written.selector, runId: null } });
   });
 
   it('rejects garbage bytes, truncation and trailing bytes with specific codes', () => {

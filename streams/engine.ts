@@ -1,33 +1,56 @@
 /**
- * The breaker engine: folds span events, tree by tree, through the detectors and the breakers
- * and says which control events and audit records follow. Pure: no clock (time is the
- * triggering event's), no I/O; the processor shell feeds it and publishes what it returns.
+ * The breaker engine: folds span events, tree by tree, through every detector and the
+ * breakers, and says which control events and audit records follow. Pure: no clock (time is
+ * the triggering event's), no I/O; the processor shell feeds it and publishes what it returns.
  *
  * State is per spawn tree because spans are partitioned by tree id: one engine instance sees
- * every event of the trees its partitions carry, so ledgers and streaks are local.
+ * every event of the trees its partitions carry, so ledgers, streaks and windows are local.
+ *
+ * - One trip per episode: while a run's (or its tree's) breaker is open, nothing more trips it;
+ *   a reset starts a new episode. A warn disposition warns once per episode and halts nothing.
+ * - Trip ids are derived from (action, detector, scope, target, episode), not from the event
+ *   that happened to cross the line, so replays, duplicates and reordering within the lateness
+ *   bound yield the same decision with the same id.
+ * - Spend and step counters never reset; a reset clears only the patterns (loop, streaks).
  */
 import { createHash } from 'node:crypto';
 import type { BreakerEvent, ControlEvent, SpanEvent } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
-import type { Decision, PolicyRef } from './decision.js';
-import * as loop from './detectors/loop.js';
-import { builtinPolicies, type PolicySource } from './policies.js';
+import { DETECTORS, type Detector, type DetectorName, type Finding } from './detectors/index.js';
+import { builtinPolicies, type Governing, type PolicySource, type Subject } from './policies.js';
+
+/** Span attribute carrying the agent's fleet tags (comma-separated), for tag-scoped policies. */
+export const TAGS_ATTRIBUTE = 'fusebox.agent.tags';
+
+/** Detectors whose state is a pattern that a reset forgives; counters are never forgiven. */
+const PATTERN_DETECTORS: ReadonlySet<DetectorName> = new Set(['loop', 'failure_streak']);
 
 export interface RunLedger {
   agentId: string;
+  tags: readonly string[];
   /** Actions taken: every span but run_start and run_end. */
   steps: number;
   costMicros: number;
-  loop: loop.LoopState;
+  states: Partial<Record<DetectorName, unknown>>;
+}
+
+export interface BreakerRecord {
+  breaker: Breaker;
+  /** Resets so far; part of every decision id. */
+  episode: number;
+  /** Detectors that warned in this episode (a warning is given once per episode). */
+  warned: DetectorName[];
 }
 
 export interface TreeLedger {
   tenantId: string;
   treeId: string;
   costMicros: number;
+  tokens: number;
   runs: Map<string, RunLedger>;
-  /** Keyed `scope:target`. Absent means closed. */
-  breakers: Map<string, Breaker>;
+  states: Partial<Record<DetectorName, unknown>>;
+  /** Keyed `scope:target` (run or tree). Absent means closed, episode 0. */
+  breakers: Map<string, BreakerRecord>;
   /** Event ids already folded, so a redelivered event changes nothing. Bounded. */
   seen: Set<string>;
 }
@@ -43,56 +66,76 @@ export interface EngineOptions {
   dedupeWindow?: number;
 }
 
-const NOTHING: Outcome = Object.freeze({ controls: [], audits: [] }) as Outcome;
+const NOTHING: Outcome = Object.freeze({ controls: [], audits: [] }) as unknown as Outcome;
 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
   const dedupeWindow = options.dedupeWindow ?? 4096;
   const trees = new Map<string, TreeLedger>();
 
-  function ledgerFor(event: SpanEvent): TreeLedger {
-    let tree = trees.get(event.treeId);
+  function treeLedger(tenantId: string, treeId: string): TreeLedger {
+    let tree = trees.get(treeId);
     if (!tree) {
-      tree = { tenantId: event.tenantId, treeId: event.treeId, costMicros: 0, runs: new Map(), breakers: new Map(), seen: new Set() };
-      trees.set(event.treeId, tree);
+      tree = { tenantId, treeId, costMicros: 0, tokens: 0, runs: new Map(), states: {}, breakers: new Map(), seen: new Set() };
+      trees.set(treeId, tree);
     }
     return tree;
   }
 
-  /** Folds the event in; returns the run's ledger, or null for a duplicate. */
+  /** Folds the event in; returns the ledgers, or null for a duplicate. */
   function evolve(event: SpanEvent): { tree: TreeLedger; run: RunLedger } | null {
-    const tree = ledgerFor(event);
+    const tree = treeLedger(event.tenantId, event.treeId);
     if (tree.seen.has(event.eventId)) return null;
     tree.seen.add(event.eventId);
     if (tree.seen.size > dedupeWindow) tree.seen.delete(tree.seen.values().next().value as string);
 
     let run = tree.runs.get(event.runId);
     if (!run) {
-      run = { agentId: event.agentId, steps: 0, costMicros: 0, loop: loop.initialState() };
+      const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
+      run = { agentId: event.agentId, tags, steps: 0, costMicros: 0, states: {} };
       tree.runs.set(event.runId, run);
     }
     const cost = event.costMicros ?? 0;
     if (event.kind !== 'run_start' && event.kind !== 'run_end') run.steps += 1;
     run.costMicros += cost;
     tree.costMicros += cost;
-    run.loop = loop.evolve(run.loop, event);
+    tree.tokens += event.inputTokens + event.outputTokens;
+    for (const detector of DETECTORS) {
+      const holder = detector.stateScope === 'run' ? run.states : tree.states;
+      holder[detector.name] = detector.evolve(holder[detector.name] ?? detector.initialState(), event);
+    }
     return { tree, run };
   }
 
   function decide(tree: TreeLedger, run: RunLedger, event: SpanEvent): Outcome {
-    if (isOpen(tree, 'run', event.runId) || isOpen(tree, 'tree', event.treeId)) return NOTHING; // one trip per episode
-    const governing = policies.loop(event.tenantId, event.agentId);
-    const decisions = loop.decide(run.loop, event, governing.policy);
-    if (decisions.length === 0) return NOTHING;
-    const outcome: Outcome = { controls: [], audits: [] };
-    for (const decision of decisions) {
-      const target = decision.scope === 'run' ? event.runId : decision.scope === 'tree' ? event.treeId : decision.scope === 'agent' ? event.agentId : event.tenantId;
-      const key = `${decision.scope}:${target}`;
-      tree.breakers.set(key, move(tree.breakers.get(key) ?? closedBreaker(), 'trip', event.endTimeMs));
-      outcome.controls.push(controlFor(decision, target, event, governing.ref));
-      outcome.audits.push(auditFor(decision, target, event, governing.ref, tree, run));
+    const subject: Subject = { tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags: run.tags };
+    let outcome: Outcome | null = null;
+    for (const detector of DETECTORS) {
+      const scope = detector.stateScope;
+      // A halted run decides nothing more for itself; its tree may still trip as a whole.
+      if (isOpen(tree, 'tree', event.treeId) || (scope === 'run' && isOpen(tree, 'run', event.runId))) continue;
+      const governing = policies.resolve(detector, subject);
+      if (!governing) continue;
+      const state = (scope === 'run' ? run.states : tree.states)[detector.name] ?? detector.initialState();
+      const finding = detector.decide(state, event, governing.params);
+      if (!finding) continue;
+      const target = scope === 'run' ? event.runId : event.treeId;
+      const key = `${scope}:${target}`;
+      const record = tree.breakers.get(key) ?? { breaker: closedBreaker(), episode: 0, warned: [] };
+      if (governing.disposition === 'warn') {
+        if (record.warned.includes(detector.name)) continue;
+        record.warned = [...record.warned, detector.name];
+      } else {
+        record.breaker = move(record.breaker, 'trip', event.endTimeMs);
+      }
+      tree.breakers.set(key, record);
+      outcome ??= { controls: [], audits: [] };
+      const action = governing.disposition === 'warn' ? 'warn' : 'trip';
+      const id = decisionId(action, detector.name, scope, target, record.episode);
+      outcome.controls.push(controlFor(id, action, detector, finding, scope, target, event, governing));
+      outcome.audits.push(auditFor(id, action, detector, finding, scope, target, event, governing, tree, run));
     }
-    return outcome;
+    return outcome ?? NOTHING;
   }
 
   return {
@@ -101,13 +144,44 @@ export function createEngine(options: EngineOptions = {}) {
       const folded = evolve(event);
       return folded ? decide(folded.tree, folded.run, event) : NOTHING;
     },
+
     /** Evolve only: rebuilding state from the log without re-emitting decisions. */
     restore(event: SpanEvent): void {
       evolve(event);
     },
+
+    /**
+     * A control event for a run or tree this engine holds: kill opens its breaker, reset closes
+     * it and starts a new episode (forgiving loop and streak patterns, never spend). Trips and
+     * warnings are the engine's own decisions coming back: already applied. Returns whether
+     * anything changed.
+     */
+    control(event: ControlEvent): boolean {
+      if ((event.scope !== 'run' && event.scope !== 'tree') || event.treeId === null) return false;
+      if (event.action !== 'kill' && event.action !== 'reset') return false;
+      const tree = treeLedger(event.tenantId, event.treeId);
+      if (tree.tenantId !== event.tenantId) return false; // never let one tenant steer another's tree
+      const key = `${event.scope}:${event.target}`;
+      const record = tree.breakers.get(key) ?? { breaker: closedBreaker(), episode: 0, warned: [] };
+      if (event.action === 'kill') {
+        if (record.breaker.state === 'open') return false;
+        record.breaker = move(record.breaker, 'trip', event.timeMs);
+      } else {
+        if (record.breaker.state === 'closed' && record.warned.length === 0) return false;
+        record.breaker = move(record.breaker, 'reset', event.timeMs);
+        record.episode += 1;
+        record.warned = [];
+        const runs = event.scope === 'run' ? [tree.runs.get(event.target)].filter((r): r is RunLedger => r !== undefined) : [...tree.runs.values()];
+        for (const run of runs) for (const name of PATTERN_DETECTORS) delete run.states[name];
+      }
+      tree.breakers.set(key, record);
+      return true;
+    },
+
     tree(treeId: string): Readonly<TreeLedger> | undefined {
       return trees.get(treeId);
     },
+
     get treeCount(): number {
       return trees.size;
     },
@@ -116,53 +190,52 @@ export function createEngine(options: EngineOptions = {}) {
 
 export type Engine = ReturnType<typeof createEngine>;
 
-function isOpen(tree: TreeLedger, scope: string, target: string): boolean {
-  const breaker = tree.breakers.get(`${scope}:${target}`);
-  return breaker !== undefined && breaker.state !== 'closed';
+function isOpen(tree: TreeLedger, scope: 'run' | 'tree', target: string): boolean {
+  const record = tree.breakers.get(`${scope}:${target}`);
+  return record !== undefined && record.breaker.state !== 'closed';
 }
 
-/** Deterministic: the same trigger always yields the same id, so a replayed trip is a duplicate. */
-function tripId(decision: Decision, target: string, trigger: SpanEvent): string {
-  return createHash('sha256').update(`${decision.detector}|${decision.scope}|${target}|${trigger.eventId}`).digest('hex').slice(0, 32);
+function decisionId(action: string, detector: string, scope: string, target: string, episode: number): string {
+  return createHash('sha256').update(`${action}|${detector}|${scope}|${target}|${episode}`).digest('hex').slice(0, 32);
 }
 
-function controlFor(decision: Decision, target: string, trigger: SpanEvent, ref: PolicyRef): ControlEvent {
+function controlFor(id: string, action: 'trip' | 'warn', detector: Detector, finding: Finding, scope: 'run' | 'tree', target: string, trigger: SpanEvent, governing: Governing): ControlEvent {
   return {
-    eventId: tripId(decision, target, trigger),
+    eventId: id,
     tenantId: trigger.tenantId,
-    scope: decision.scope,
+    scope,
     target,
     treeId: trigger.treeId,
-    action: 'trip',
-    reason: { detector: decision.detector, threshold: decision.threshold, observed: decision.observed, windowMs: decision.windowMs, message: decision.message },
-    policyId: ref.policyId,
-    policyVersion: ref.policyVersion,
+    action,
+    reason: { detector: detector.name, threshold: finding.threshold, observed: finding.observed, windowMs: finding.windowMs, message: finding.message },
+    policyId: governing.ref.policyId,
+    policyVersion: governing.ref.policyVersion,
     timeMs: trigger.endTimeMs,
   };
 }
 
-function auditFor(decision: Decision, target: string, trigger: SpanEvent, ref: PolicyRef, tree: TreeLedger, run: RunLedger): BreakerEvent {
+function auditFor(id: string, action: 'trip' | 'warn', detector: Detector, finding: Finding, scope: 'run' | 'tree', target: string, trigger: SpanEvent, governing: Governing, tree: TreeLedger, run: RunLedger): BreakerEvent {
   return {
-    eventId: tripId(decision, target, trigger),
+    eventId: id,
     tenantId: trigger.tenantId,
     agentId: trigger.agentId,
     runId: trigger.runId,
     treeId: trigger.treeId,
-    scope: decision.scope,
+    scope,
     target,
-    action: 'trip',
-    detector: decision.detector,
-    threshold: decision.threshold,
-    observed: decision.observed,
-    windowMs: decision.windowMs,
-    policyId: ref.policyId,
-    policyVersion: ref.policyVersion,
+    action,
+    detector: detector.name,
+    threshold: finding.threshold,
+    observed: finding.observed,
+    windowMs: finding.windowMs,
+    policyId: governing.ref.policyId,
+    policyVersion: governing.ref.policyVersion,
     lastAction: `${trigger.kind} ${trigger.name}${trigger.argsHash ? ` args#${trigger.argsHash.slice(0, 12)}` : ''}${trigger.error ? `: ${trigger.error}` : ''}`,
     triggerEventId: trigger.eventId,
     stepsElapsed: run.steps,
     runCostMicros: run.costMicros,
     treeCostMicros: tree.costMicros,
-    message: decision.message,
+    message: finding.message,
     timeMs: trigger.endTimeMs,
   };
 }

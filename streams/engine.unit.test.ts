@@ -1,30 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { toolCall } from '../test/spans.js';
+import { policyEventSchema, type ControlEvent, type PolicyEvent } from '../schemas/index.js';
+import { span, toolCall } from '../test/spans.js';
 import { createEngine } from './engine.js';
+import { createPolicyBook } from './policies.js';
+
+const policy = (over: Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'detector'>): PolicyEvent =>
+  policyEventSchema.parse({ version: 1, tenantId: 'tenant-a', selector: {}, disposition: 'block', changedBy: 'ops', changedAtMs: 1, ...over });
+
+const control = (over: Partial<ControlEvent>): ControlEvent => ({ eventId: `c-${Math.random()}`, tenantId: 'tenant-a', scope: 'run', target: 'run-1', treeId: 'run-1', action: 'reset', reason: null, policyId: null, policyVersion: null, timeMs: 1, ...over });
+
+const loopCall = () => toolCall('search', 'h');
 
 describe('breaker engine', () => {
   it('given a tripped run, when it keeps looping, then it trips once per episode', () => {
     const engine = createEngine();
-    const outcomes = Array.from({ length: 6 }, () => engine.apply(toolCall('search', 'h')));
+    const outcomes = Array.from({ length: 6 }, () => engine.apply(loopCall()));
     expect(outcomes.map((o) => o.controls.length)).toEqual([0, 0, 1, 0, 0, 0]);
+    expect(outcomes[2]!.controls[0]).toMatchObject({ action: 'trip', scope: 'run', target: 'run-1', reason: { detector: 'loop', threshold: 3, observed: 3 } });
   });
 
-  it('gives a replayed trigger the same trip id, so downstream sees a duplicate', () => {
-    const events = [toolCall('search', 'h'), toolCall('search', 'h'), toolCall('search', 'h')];
-    const lastOutcome = () => {
+  it('gives a decision the same id whichever event crossed the line (replays, reordering)', () => {
+    const idOf = (events: ReturnType<typeof loopCall>[]) => {
       const engine = createEngine();
-      return events.map((event) => engine.apply(event)).at(-1)!;
+      return events.map((e) => engine.apply(e)).flatMap((o) => o.controls)[0]!.eventId;
     };
-    const [first, second] = [lastOutcome(), lastOutcome()];
-    expect(first.controls[0]!.eventId).toBe(second.controls[0]!.eventId);
+    expect(idOf([loopCall(), loopCall(), loopCall()])).toBe(idOf([loopCall(), loopCall(), loopCall(), loopCall()].slice(1)));
   });
 
   it('restore folds without deciding: a rebuilt engine does not re-trip, and keeps counting', () => {
-    const events = [toolCall('search', 'h'), toolCall('search', 'h')];
     const engine = createEngine();
-    events.forEach((e) => engine.restore(e));
-    expect(engine.tree('run-1')?.runs.get('run-1')?.loop.streak).toBe(2);
-    expect(engine.apply(toolCall('search', 'h')).controls).toHaveLength(1);
+    [loopCall(), loopCall()].forEach((e) => engine.restore(e));
+    expect(engine.apply(loopCall()).controls).toHaveLength(1);
   });
 
   it('keeps trees apart: a loop spread over two trees trips neither', () => {
@@ -36,10 +42,52 @@ describe('breaker engine', () => {
   it('counts a redelivered event once', () => {
     const engine = createEngine();
     const event = toolCall('search', 'h', {}, { costMicros: 700 });
-    engine.apply(event);
-    engine.apply(event);
-    engine.apply(event);
+    expect([engine.apply(event), engine.apply(event), engine.apply(event)].flatMap((o) => o.controls)).toEqual([]);
     expect(engine.tree('run-1')?.costMicros).toBe(700);
-    expect(engine.tree('run-1')?.runs.get('run-1')?.loop.streak).toBe(1);
+  });
+
+  it('reset starts a new episode: patterns are forgiven, spend is not', () => {
+    const engine = createEngine();
+    const first = [loopCall(), loopCall(), loopCall()].flatMap((e) => engine.apply(e).controls);
+    expect(engine.control(control({ action: 'reset' }))).toBe(true);
+    expect(engine.apply(loopCall()).controls).toEqual([]); // the streak starts over
+    const second = [loopCall(), loopCall()].flatMap((e) => engine.apply(e).controls);
+    expect(second).toHaveLength(1);
+    expect(second[0]!.eventId).not.toBe(first[0]!.eventId);
+    expect(engine.tree('run-1')?.runs.get('run-1')?.steps).toBe(6);
+  });
+
+  it('kill opens the breaker by hand: nothing more trips in that episode', () => {
+    const engine = createEngine();
+    expect(engine.control(control({ action: 'kill', scope: 'tree', target: 'run-1' }))).toBe(true);
+    expect([loopCall(), loopCall(), loopCall()].flatMap((e) => engine.apply(e).controls)).toEqual([]);
+    expect(engine.control(control({ action: 'kill', tenantId: 'tenant-b', scope: 'tree', target: 'run-1' }))).toBe(false);
+  });
+
+  it('a warn disposition warns once per episode and halts nothing', () => {
+    const book = createPolicyBook();
+    book.apply('p-warn', policy({ policyId: 'p-warn', detector: 'loop', disposition: 'warn' }));
+    const engine = createEngine({ policies: book });
+    const controls = Array.from({ length: 5 }, () => engine.apply(loopCall())).flatMap((o) => o.controls);
+    // The loop only warns; the same failing calls also make a failure streak, which blocks by default.
+    expect(controls.map((c) => [c.action, c.reason?.detector, c.policyId])).toEqual([['warn', 'loop', 'p-warn'], ['trip', 'failure_streak', 'builtin:failure_streak']]);
+  });
+
+  it('applies a policy change to the very next event', () => {
+    const book = createPolicyBook();
+    const engine = createEngine({ policies: book });
+    engine.apply(span({ kind: 'llm_call', name: 'm', costMicros: 600_000 }));
+    book.apply('budget', policy({ policyId: 'budget', detector: 'tree_budget', params: { maxMicros: '1000000' } }));
+    const outcome = engine.apply(span({ kind: 'llm_call', name: 'm', costMicros: 500_000 }));
+    expect(outcome.controls).toEqual([expect.objectContaining({ action: 'trip', scope: 'tree', target: 'run-1', policyId: 'budget', policyVersion: 1, reason: expect.objectContaining({ detector: 'tree_budget', observed: 1_100_000 }) })]);
+    expect(outcome.audits[0]).toMatchObject({ treeCostMicros: 1_100_000, stepsElapsed: 2 });
+  });
+
+  it('trips the tree on its budget even when the run already tripped on a loop', () => {
+    const book = createPolicyBook();
+    book.apply('budget', policy({ policyId: 'budget', detector: 'tree_budget', params: { maxMicros: '100' } }));
+    const engine = createEngine({ policies: book });
+    const controls = [loopCall(), loopCall(), toolCall('search', 'h', {}, { costMicros: 101 })].flatMap((e) => engine.apply(e).controls);
+    expect(controls.map((c) => `${c.reason?.detector}:${c.scope}`)).toEqual(['loop:run', 'tree_budget:tree']);
   });
 });

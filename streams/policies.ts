@@ -1,26 +1,147 @@
 /**
- * Which policy governs an event. The spine ships built-in defaults only; runtime policies
- * (tenant, fleet tag, agent, run, from the compacted policies topic) plug in behind the same
- * interface.
+ * Which policy governs an event: the policy book, built from PolicyEvents (the compacted
+ * policies topic) and consulted for every event, so a change applies to the next event handled.
+ *
+ * Resolution, least to most specific: built-in defaults, tenant (empty selector), fleet tag
+ * (selector.tags, all of which the agent must carry), agent (selector.agentId), run
+ * (selector.runId). Among equally specific policies the most recently changed wins. A
+ * disabled policy is as if absent, so the next less specific level governs again.
  */
-import type { PolicyRef } from './decision.js';
-import { DEFAULT_LOOP_POLICY, type LoopPolicy } from './detectors/loop.js';
+import type { Disposition, PolicyEvent } from '../schemas/index.js';
+import { detectorByName, type Detector, type DetectorName } from './detectors/index.js';
 
-export interface Governing<P> {
-  policy: P;
+export interface PolicyRef {
+  policyId: string;
+  policyVersion: number;
+}
+
+export interface Governing {
+  params: unknown;
+  disposition: Exclude<Disposition, 'redact'>;
   ref: PolicyRef;
 }
 
-export interface PolicySource {
-  loop(tenantId: string, agentId: string): Governing<LoopPolicy>;
+/** Who an event is about, as far as policy selection goes. */
+export interface Subject {
+  tenantId: string;
+  agentId: string;
+  runId: string;
+  tags: readonly string[];
 }
 
-/** Built-in defaults protect a tenant that has written no policy. */
+export interface PolicySource {
+  /** The governing policy for `detector`, or null when the detector is off for this subject. */
+  resolve(detector: Detector, subject: Subject): Governing | null;
+}
+
+export type PolicyChange = { ok: true; policy: PolicyEvent | null } | { ok: false; policyId: string; reason: string };
+
+interface Entry {
+  event: PolicyEvent;
+  params: unknown;
+  specificity: number;
+}
+
+export const builtinRef = (detector: DetectorName): PolicyRef => ({ policyId: `builtin:${detector}`, policyVersion: 1 });
+
+/** Built-in defaults only: what a tenant with no policies gets. */
 export const builtinPolicies: PolicySource = Object.freeze({
-  loop: () => BUILTIN_LOOP,
+  resolve(detector: Detector): Governing | null {
+    return detector.defaults ? { params: detector.defaults, disposition: 'block' as const, ref: builtinRef(detector.name) } : null;
+  },
 });
 
-const BUILTIN_LOOP: Governing<LoopPolicy> = Object.freeze({
-  policy: DEFAULT_LOOP_POLICY,
-  ref: Object.freeze({ policyId: 'builtin:loop', policyVersion: 1 }),
-});
+function specificity(event: PolicyEvent): number {
+  if (event.selector.runId) return 4;
+  if (event.selector.agentId) return 3;
+  if (event.selector.tags.length > 0) return 2;
+  return 1;
+}
+
+function matches(event: PolicyEvent, subject: Subject): boolean {
+  const { selector } = event;
+  return event.tenantId === subject.tenantId
+    && (selector.runId === null || selector.runId === subject.runId)
+    && (selector.agentId === null || selector.agentId === subject.agentId)
+    && selector.tags.every((tag) => subject.tags.includes(tag));
+}
+
+export function createPolicyBook() {
+  const byId = new Map<string, Entry>();
+  /** tenant -> detector -> entries: resolution only looks at one short list. */
+  const index = new Map<string, Map<string, Entry[]>>();
+
+  function reindex(tenantId: string): void {
+    const forTenant = new Map<string, Entry[]>();
+    for (const entry of byId.values()) {
+      if (entry.event.tenantId !== tenantId || !entry.event.enabled) continue;
+      const list = forTenant.get(entry.event.detector) ?? [];
+      list.push(entry);
+      forTenant.set(entry.event.detector, list);
+    }
+    // Most specific first, then most recently changed, then id for a total order.
+    for (const list of forTenant.values()) {
+      list.sort((a, b) => b.specificity - a.specificity || b.event.changedAtMs - a.event.changedAtMs || a.event.policyId.localeCompare(b.event.policyId));
+    }
+    index.set(tenantId, forTenant);
+  }
+
+  return {
+    /**
+     * Applies a policy version, or a deletion (`null`, a compaction tombstone). Older versions
+     * than the one held are ignored (replays, reordering); a policy whose parameters do not
+     * parse is refused with the reason and the previous version stays in force.
+     */
+    apply(policyId: string, event: PolicyEvent | null): PolicyChange {
+      const held = byId.get(policyId);
+      if (event === null) {
+        if (held) {
+          byId.delete(policyId);
+          reindex(held.event.tenantId);
+        }
+        return { ok: true, policy: null };
+      }
+      if (held && held.event.version >= event.version) return { ok: true, policy: held.event };
+      if (event.detector === 'redact') {
+        // Redaction is applied by the sink; the engine only keeps it for completeness.
+        byId.set(policyId, { event, params: event.params, specificity: specificity(event) });
+        reindex(event.tenantId);
+        return { ok: true, policy: event };
+      }
+      const detector = detectorByName.get(event.detector as DetectorName);
+      if (!detector) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys()].join(', ')}, redact)` };
+      const parsed = detector.params.safeParse(event.params);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        return { ok: false, policyId, reason: `params.${issue.path.join('.') || '(root)'}: ${issue.message}` };
+      }
+      byId.set(policyId, { event, params: parsed.data, specificity: specificity(event) });
+      if (held && held.event.tenantId !== event.tenantId) reindex(held.event.tenantId);
+      reindex(event.tenantId);
+      return { ok: true, policy: event };
+    },
+
+    resolve(detector: Detector, subject: Subject): Governing | null {
+      const candidates = index.get(subject.tenantId)?.get(detector.name);
+      if (candidates) {
+        for (const entry of candidates) {
+          if (!matches(entry.event, subject)) continue;
+          const disposition = entry.event.disposition === 'redact' ? 'block' : entry.event.disposition;
+          return { params: entry.params, disposition, ref: { policyId: entry.event.policyId, policyVersion: entry.event.version } };
+        }
+      }
+      return builtinPolicies.resolve(detector, subject);
+    },
+
+    /** Redaction policies in force for a subject (used by the sink). */
+    redactions(subject: Subject): PolicyEvent[] {
+      return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.event);
+    },
+
+    get size(): number {
+      return byId.size;
+    },
+  };
+}
+
+export type PolicyBook = ReturnType<typeof createPolicyBook>;

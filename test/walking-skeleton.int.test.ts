@@ -48,8 +48,10 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
     await store?.close();
   });
 
+  const failing = async () => { throw new Error('HTTP 503 Service Unavailable'); };
+
   /** The agent: think, then call a tool; `argsFor(i)` decides whether it repeats itself. */
-  async function agentLoop(run: Run, argsFor: (i: number) => unknown, iterations: number) {
+  async function agentLoop(run: Run, argsFor: (i: number) => unknown, iterations: number, tool: (args: unknown) => Promise<unknown> = failing) {
     let toolExecutions = 0;
     let halted: RunHalted | null = null;
     try {
@@ -58,9 +60,10 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
           await new Promise((ok) => setTimeout(ok, THINK_MS));
           return { output: 'call web_search', usage: { inputTokens: 900, outputTokens: 30, costMicros: 2_000 } };
         });
-        await run.tool('web_search', argsFor(i), async () => {
+        const args = argsFor(i);
+        await run.tool('web_search', args, async () => {
           toolExecutions += 1;
-          throw new Error('HTTP 503 Service Unavailable');
+          return tool(args);
         }).catch((error: unknown) => {
           if (error instanceof RunHalted) throw error;
         });
@@ -129,9 +132,11 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
     fusebox = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: brokers(), topicPrefix: prefix });
   });
 
-  it('never trips the same agent when its arguments vary', async () => {
+  it('never trips the same agent when its arguments vary and it makes progress', async () => {
+    // (Varied arguments that all fail would still trip, by the failure-streak default: see
+    // streams/__fixtures__/varied-arguments.jsonl. Here each page returns new results.)
     const run = await fusebox.startRun();
-    const { toolExecutions, halted } = await agentLoop(run, (i) => ({ q: 'fusebox pricing', page: i + 1 }), 6);
+    const { toolExecutions, halted } = await agentLoop(run, (i) => ({ q: 'fusebox pricing', page: i + 1 }), 6, async (args) => ({ results: [`result for ${JSON.stringify(args)}`] }));
     expect(halted).toBeNull();
     expect(toolExecutions).toBe(6);
     run.end('ok');
