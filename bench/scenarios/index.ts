@@ -1,0 +1,54 @@
+/**
+ * The scenarios, in the order a full run takes them. Metadata only: the orchestrator renders
+ * BENCHMARKS.md from it without loading any scenario's code, which runs in its own process.
+ */
+export interface ScenarioInfo {
+  name: string;
+  title: string;
+  /** What is measured and how, for BENCHMARKS.md. */
+  about: string;
+  /** Longest a full-mode run may take before it is killed and reported as failed. */
+  timeoutMs: number;
+}
+
+export const SCENARIOS: readonly ScenarioInfo[] = [
+  {
+    name: 'ceiling',
+    title: 'Ceiling: raw kafkajs on the same broker',
+    about:
+      'Realistic spans, encoded exactly as the client encodes them (zod parse, Avro single-object), are produced with plain kafkajs (acks=all) to a fresh 6-partition topic, partitioned with Fusebox\'s murmur2, then drained by a plain kafkajs consumer in its own process (eachBatch, default auto-commit after every batch, `minBytes: 1`, `maxWaitTimeInMs: 25` as Fusebox\'s consumers use). Produce is measured twice: as fast as kafkajs goes (1,000 messages a request, 4 requests in flight) and shaped like the client\'s emitter (500 a request, idempotent, one in flight). Consume rate is from the first batch to the last.',
+    timeoutMs: 240_000,
+  },
+  {
+    name: 'processor',
+    title: 'Processor: draining a preloaded spans topic',
+    about:
+      'A 6-partition spans topic is preloaded with realistic trees (about 1 in 1,000 looping with three identical failing tool calls). The same topic is then drained, each by a fresh consumer group in its own process: by plain kafkajs (the ceiling), by plain kafkajs plus Avro decoding, and by `createProcessor` (decode, the breaker engine, publish trips to control and audit, commit). Rates run from the first completed batch to the last; `stats()` counts spans and trips. The pure figures fold the same spans in the bench process without Kafka: what decoding and the engine cost on their own. Trips are checked against the control topic: every looping tree must be tripped, and no other.',
+    timeoutMs: 300_000,
+  },
+  {
+    name: 'trip-latency',
+    title: 'Trip latency: from the offending call to RunHalted',
+    about:
+      'A processor runs in its own process on fresh topics. A looping agent (`createFusebox` on Kafka, in the bench process) starts a run, makes one model call and three identical failing tool calls; the clock starts when the third call fails (its span is emitted in that same tick) and stops when `run.guard()` first throws `RunHalted`, polled in a setImmediate loop. One agent at a time, with a random 20-80 ms pause between samples so trips do not line up with fetch cycles. Measured idle and with background agents in a third process emitting about 10,000 spans/s through their own clients (4 tenants, 25 concurrent runs each, model and tool calls that never loop). Note that the polling loop keeps one of the two cores busy while it waits.',
+    timeoutMs: 300_000,
+  },
+  {
+    name: 'sink',
+    title: 'Sink: spans topic into ClickHouse (chDB)',
+    about:
+      'A 6-partition spans topic is preloaded with realistic spans; `createSink` drains it in its own process into chDB in a fresh temp folder (decode, `toSpanRow`, one `insertSpans` per Kafka batch with its dedup token, commit). The row count in ClickHouse is checked afterwards. For comparison, the bench process inserts the same rows, already built, with `insertSpans` straight into another chDB folder at fixed batch sizes.',
+    timeoutMs: 300_000,
+  },
+  {
+    name: 'client',
+    title: 'Client: guard(), emit, and the agent\'s event loop',
+    about:
+      '`createFusebox` on the in-memory log (`log/memory.ts`) unless noted. `guard()` is timed in batches of 10,000 calls with `process.hrtime.bigint()`; p50/p99/max are over the per-batch ns/op. `run.record()` (zod parse, Avro encode, buffer) is timed in batches of 1,000; its amortised cost also counts the emitter\'s batching and sends, up to the last span sent. `run.tool()` adds guard, canonical hashing of arguments and result, and a promise. Event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) is measured while 50 concurrent runs emit model and tool calls at 10,000 spans/s, on the in-memory log and on Kafka, against an idle baseline.',
+    timeoutMs: 240_000,
+  },
+];
+
+export function scenarioInfo(name: string): ScenarioInfo | undefined {
+  return SCENARIOS.find((s) => s.name === name);
+}

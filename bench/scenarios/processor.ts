@@ -1,0 +1,103 @@
+/**
+ * Processor: how fast `createProcessor` drains a backlog of spans, as a fraction of what plain
+ * kafkajs reads from the same topic in the same run, and whether it trips exactly the trees
+ * that loop.
+ */
+import { spanEventCodec, controlEventCodec } from '../../schemas/index.js';
+import { createEngine } from '../../streams/engine.js';
+import { startWorker } from '../lib/child.js';
+import { deleteTopics, freshTopics, produceRaw, readAll } from '../lib/kafka.js';
+import { figure, type Figure } from '../lib/results.js';
+import { perSecond } from '../lib/stats.js';
+import { buildWorkload } from '../lib/workload.js';
+import type { DrainInput, DrainMode, DrainResult } from '../workers/drain.js';
+import { sized, type BenchContext, type ScenarioOutput } from './scenario.js';
+
+const PARTITIONS = 6;
+
+export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
+  const count = sized(ctx, 500_000, 100_000);
+  ctx.progress(`encoding ${count.toLocaleString('en-US')} realistic spans`);
+  const workload = buildWorkload({ spans: count, seed: 2 });
+  ctx.progress(`  ${workload.trees.toLocaleString('en-US')} trees, ${workload.loopingTrees} of them looping`);
+
+  const bench = await freshTopics(ctx.brokers, 'processor', PARTITIONS);
+  try {
+    ctx.progress(`preloading ${bench.topics.spans} (${PARTITIONS} partitions)`);
+    const preload = await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, batchSize: 1000, inFlight: 4 });
+    ctx.progress(`  preloaded at ${Math.round(perSecond(count, preload.elapsedMs)).toLocaleString('en-US')} msgs/s`);
+
+    // One after the other, never together: each drain gets the machine to itself.
+    const drain = async (mode: DrainMode, label: string): Promise<DrainResult> => {
+      ctx.progress(`draining with ${label}`);
+      const worker = startWorker<DrainResult>('workers/drain.ts', { mode, brokers: ctx.brokers, prefix: bench.prefix, expected: count } satisfies DrainInput, { label, progress: ctx.progress, timeoutMs: 240_000 });
+      const result = await worker.result;
+      ctx.progress(`  ${Math.round(result.ratePerSec).toLocaleString('en-US')} spans/s`);
+      return result;
+    };
+    const raw = await drain('raw', 'plain kafkajs');
+    const decode = await drain('decode', 'kafkajs + Avro decode');
+    const processor = await drain('processor', 'createProcessor');
+
+    ctx.progress('checking the trips on the control topic');
+    const controls = (await readAll(ctx.brokers, bench.topics.control)).map((m) => controlEventCodec.decode(m.value!));
+    const trippedTrees = new Set(controls.map((c) => c.treeId));
+    const loopTrips = controls.filter((c) => c.reason?.detector === 'loop').length;
+    const detectors = [...new Set(controls.map((c) => c.reason?.detector ?? 'none'))].join(', ');
+
+    ctx.progress('folding the same spans without Kafka (decode, then the engine)');
+    const pure = pureFold(workload.messages.map((m) => m.value));
+
+    const ratio = processor.ratePerSec / raw.ratePerSec;
+    const figures: Figure[] = [
+      { ...figure('processor drain', processor.ratePerSec, 'events/s', `1 instance, ${PARTITIONS} partitions, mean batch ${Math.round(processor.batchSize.mean)} spans`) },
+      figure('plain kafkajs drain, same topic', raw.ratePerSec, 'msgs/s', `mean batch ${Math.round(raw.batchSize.mean)}`),
+      figure('kafkajs + Avro decode drain', decode.ratePerSec, 'msgs/s'),
+      { ...figure('processor / plain kafkajs', ratio, 'ratio'), target: '≥ 0.5 (end to end, issue 6)', met: ratio >= 0.5 },
+      figure('processor busy in handleBatch', processor.busyPercent ?? Number.NaN, '%', 'decode + engine + publish, share of wall time'),
+      figure('processor handleBatch per span', (processor.busyPercent! / 100) * (1e6 / processor.ratePerSec), 'µs/span', 'wall time inside handleBatch / spans'),
+      figure('Avro decode alone (no Kafka)', pure.decodeMicrosPerSpan, 'µs/span'),
+      figure('engine.apply alone (no Kafka)', pure.engineMicrosPerSpan, 'µs/span', 'all built-in detectors'),
+      figure('processor RSS, peak', processor.rss.peakMiB, 'MiB', `end ${processor.rss.endMiB.toFixed(0)} MiB, heap ${processor.rss.heapUsedMiB.toFixed(0)} MiB`),
+      figure('plain kafkajs consumer RSS, peak', raw.rss.peakMiB, 'MiB'),
+      figure('processor group join', processor.joinMs, 'ms'),
+      figure('looping trees in the workload', workload.loopingTrees, 'count', `of ${workload.trees.toLocaleString('en-US')} trees`),
+      figure('trips (processor stats)', processor.trips ?? Number.NaN, 'count', `control events: ${controls.length}, loop: ${loopTrips}, detectors: ${detectors || 'none'}`),
+      figure('trees tripped', trippedTrees.size, 'count', 'distinct tree ids on the control topic'),
+    ];
+
+    const notes: string[] = [];
+    const loopingTripped = trippedTrees.size === workload.loopingTrees;
+    notes.push(loopingTripped
+      ? `Every looping tree was tripped and no other (${workload.loopingTrees} of ${workload.trees.toLocaleString('en-US')} trees).`
+      : `MISMATCH: ${trippedTrees.size} trees tripped, ${workload.loopingTrees} looping trees in the workload.`);
+    if (processor.trips !== controls.length) notes.push(`processor stats() counted ${processor.trips} trips, the control topic holds ${controls.length} control events.`);
+    if ((processor.deadLettered ?? 0) > 0) notes.push(`${processor.deadLettered} spans were dead-lettered: the workload should have none.`);
+    if (processor.count !== count) notes.push(`the processor counted ${processor.count} spans, expected ${count}.`);
+    return { figures, notes };
+  } finally {
+    await bench.log.close();
+    await deleteTopics(ctx.brokers, bench.topics);
+  }
+}
+
+/**
+ * CPU cost of the processor's pure work on this machine. Decoded events are dropped as they go,
+ * as in the processor, so garbage stays young; the engine's share is (decode + fold) - decode.
+ */
+function pureFold(values: readonly Buffer[]): { decodeMicrosPerSpan: number; engineMicrosPerSpan: number } {
+  const warm = createEngine(); // JIT warm-up on a slice, with a throwaway engine
+  for (const value of values.slice(0, 20_000)) warm.apply(spanEventCodec.decode(value));
+
+  let t = performance.now();
+  let kinds = 0;
+  for (const value of values) kinds += spanEventCodec.decode(value).kind.length; // used, so not optimised away
+  const decodeMs = performance.now() - t;
+
+  const engine = createEngine();
+  t = performance.now();
+  for (const value of values) engine.apply(spanEventCodec.decode(value));
+  const foldMs = performance.now() - t;
+  if (kinds === 0) throw new Error('decoded nothing');
+  return { decodeMicrosPerSpan: (decodeMs * 1000) / values.length, engineMicrosPerSpan: ((foldMs - decodeMs) * 1000) / values.length };
+}

@@ -1,0 +1,190 @@
+/**
+ * A consumer in its own process, draining the spans topic from the beginning with a fresh
+ * group, timed by batch:
+ *   raw        plain kafkajs, nothing done with a message (the ceiling)
+ *   decode     plain kafkajs plus Avro decoding of every span
+ *   processor  createProcessor (the real service); with `expected: 0` it runs until stopped
+ *   sink       createSink into chDB at `chdbPath`
+ *
+ * The rate runs from the first completed batch to the one that reaches `expected`, so group
+ * join and process start are reported apart. For the services, the event log is wrapped to
+ * time each handleBatch call: how much of the wall clock the service's own work takes, and how
+ * big the batches kafkajs hands it are.
+ */
+import { randomUUID } from 'node:crypto';
+import { createKafkaLog } from '../../log/kafka.js';
+import type { EventLog, GroupConsumerOptions } from '../../log/port.js';
+import { topicNames } from '../../log/topics.js';
+import { spanEventCodec } from '../../schemas/index.js';
+import { silentLogger } from '../../services/logger.js';
+import { createProcessor } from '../../services/processor/processor.js';
+import { createSink } from '../../services/sink/sink.js';
+import { openStore } from '../../storage/store.js';
+import { rawKafka } from '../lib/kafka.js';
+import { distribution, perSecond, rssSampler, type Distribution } from '../lib/stats.js';
+import { workerMain, type WorkerIO } from '../lib/worker-side.js';
+
+export type DrainMode = 'raw' | 'decode' | 'processor' | 'sink';
+
+export interface DrainInput {
+  mode: DrainMode;
+  brokers: string[];
+  prefix: string;
+  /** Spans to wait for; 0 runs a live processor until the parent says stop. */
+  expected: number;
+  chdbPath?: string;
+}
+
+export interface DrainResult {
+  mode: DrainMode;
+  count: number;
+  /** First completed batch to the last: the steady drain. */
+  elapsedMs: number;
+  ratePerSec: number;
+  /** start() until the group had joined and the consumer held its partitions. */
+  joinMs: number;
+  /** start() to the last batch. */
+  totalMs: number;
+  batches: number;
+  batchSize: Distribution;
+  /** Sum of handleBatch durations over the drain's wall time (services only). */
+  busyPercent: number | null;
+  rss: { peakMiB: number; endMiB: number; heapUsedMiB: number };
+  trips?: number;
+  deadLettered?: number;
+  /** Rows in ClickHouse's spans table after the drain (sink only). */
+  rowsInStore?: number;
+}
+
+class BatchClock {
+  readonly sizes: number[] = [];
+  busyMs = 0;
+  count = 0;
+  firstAt = 0;
+  firstCount = 0;
+  /** When the first batch's handler began: the start of the window busyMs is measured over. */
+  firstStartedAt = 0;
+  lastAt = 0;
+  private reached: () => void = () => {};
+  readonly done: Promise<void>;
+
+  constructor(private readonly expected: number) {
+    this.done = new Promise((ok) => { this.reached = ok; });
+  }
+
+  batch(size: number, handlerMs: number): void {
+    const now = performance.now();
+    this.count += size;
+    this.busyMs += handlerMs;
+    this.sizes.push(size);
+    if (this.firstAt === 0) {
+      this.firstAt = now;
+      this.firstCount = this.count;
+      this.firstStartedAt = now - handlerMs;
+    }
+    this.lastAt = now;
+    if (this.expected > 0 && this.count >= this.expected) this.reached();
+  }
+}
+
+/** The event log with every group consumer's handleBatch timed: observation only. */
+function timedLog(log: EventLog, clock: BatchClock, topic: string): EventLog {
+  return {
+    ...log,
+    groupConsumer: (options: GroupConsumerOptions) => log.groupConsumer({
+      ...options,
+      async handleBatch(batch) {
+        const started = performance.now();
+        await options.handleBatch(batch);
+        // The sink also reads the audit topic; only spans count toward the drain.
+        if (batch.topic === topic) clock.batch(batch.messages.length, performance.now() - started);
+      },
+    }),
+  };
+}
+
+async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
+  const topics = topicNames(input.prefix);
+  const clock = new BatchClock(input.expected);
+  const memory = rssSampler();
+  const groupId = `bench-${input.mode}-${randomUUID().slice(0, 8)}`;
+  let stopConsumer: () => Promise<void>;
+  let processorStats: (() => { trips: number; deadLettered: number }) | null = null;
+  let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
+
+  const started = performance.now();
+  if (input.mode === 'raw' || input.mode === 'decode') {
+    const consumer = rawKafka(input.brokers, groupId).consumer({ groupId, minBytes: 1, maxWaitTimeInMs: 25 });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topics.spans], fromBeginning: true });
+    const joined = new Promise<void>((ok) => { const off = consumer.on(consumer.events.GROUP_JOIN, () => { off(); ok(); }); });
+    const decode = input.mode === 'decode';
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        const t = performance.now();
+        if (decode) for (const message of batch.messages) spanEventCodec.decode(message.value!);
+        clock.batch(batch.messages.length, performance.now() - t);
+      },
+    });
+    await joined;
+    stopConsumer = () => consumer.disconnect();
+  } else {
+    const log = timedLog(createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => io.progress(line) }), clock, topics.spans);
+    if (input.mode === 'processor') {
+      const processor = createProcessor({ log, topics, logger: silentLogger, groupId });
+      await processor.start();
+      processorStats = () => processor.stats();
+      stopConsumer = async () => { await processor.stop(); await log.close(); };
+    } else {
+      if (!input.chdbPath) throw new Error('sink mode needs chdbPath');
+      sinkStore = await openStore({ kind: 'chdb', path: input.chdbPath });
+      const sink = createSink({ log, topics, store: sinkStore, logger: silentLogger, groupId });
+      await sink.start();
+      stopConsumer = async () => { await sink.stop(); await log.close(); };
+    }
+  }
+  const joinMs = performance.now() - started;
+  io.ready({ joinMs });
+
+  if (input.expected > 0) {
+    let lastReport = 0;
+    const progress = setInterval(() => {
+      if (clock.count - lastReport >= input.expected / 4) {
+        lastReport = clock.count;
+        io.progress(`${clock.count.toLocaleString('en-US')} of ${input.expected.toLocaleString('en-US')}`);
+      }
+    }, 250);
+    await clock.done;
+    clearInterval(progress);
+  } else {
+    await io.stopRequested;
+  }
+  const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered } : {};
+  await stopConsumer();
+
+  let rowsInStore: number | undefined;
+  if (sinkStore) {
+    const result = await sinkStore.client.query({ query: 'SELECT count() AS n FROM spans', format: 'JSONEachRow' });
+    const [row] = await result.json<{ n: string }>();
+    rowsInStore = Number(row?.n ?? 0);
+    await sinkStore.close();
+  }
+
+  const elapsedMs = clock.lastAt - clock.firstAt;
+  return {
+    mode: input.mode,
+    count: clock.count,
+    elapsedMs,
+    ratePerSec: perSecond(clock.count - clock.firstCount, elapsedMs),
+    joinMs,
+    totalMs: clock.lastAt - started,
+    batches: clock.sizes.length,
+    batchSize: distribution(clock.sizes),
+    busyPercent: input.mode === 'processor' || input.mode === 'sink' ? (100 * clock.busyMs) / Math.max(1, clock.lastAt - clock.firstStartedAt) : null,
+    rss: memory.stop(),
+    ...counters,
+    ...(rowsInStore !== undefined ? { rowsInStore } : {}),
+  };
+}
+
+workerMain(drain);
