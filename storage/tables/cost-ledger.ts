@@ -1,0 +1,86 @@
+/**
+ * The cost_ledger table (migration 0102): one row per span, ordered (tenant, day, event id),
+ * read with FINAL, so a report's totals are exactly the sum of the spans it covers even when
+ * spans were delivered twice. Cost reports group it by any of the dimensions below.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { z } from 'zod';
+import { USAGE_AGGREGATES, usageRow, type UsageRow } from './usage.js';
+
+/** Report dimensions and the ledger column (or expression) each groups by. */
+export const COST_DIMENSIONS = {
+  agent: 'agent_id',
+  model: 'model',
+  provider: 'provider',
+  user: 'user_id',
+  session: 'session_id',
+  day: 'toString(day)',
+  tree: 'tree_id',
+} as const;
+export type CostDimension = keyof typeof COST_DIMENSIONS;
+export const COST_DIMENSION_NAMES = Object.keys(COST_DIMENSIONS) as CostDimension[];
+
+export interface CostReportParams {
+  tenantId: string;
+  /** Spans that started in [fromMs, toMs). */
+  fromMs: number;
+  toMs: number;
+  by: readonly CostDimension[];
+  treeId?: string;
+  agentId?: string;
+  /** Refuse a report with more groups than this rather than truncate it silently. */
+  maxGroups: number;
+}
+
+/**
+ * The report's SQL. Dimensions come only from COST_DIMENSIONS (never from input text), every
+ * value is a bound parameter. The `day` bounds let the primary key skip whole days; the exact
+ * `start_time` bounds then cut inside the first and last day.
+ */
+export function costReportQuery(params: CostReportParams): { query: string; query_params: Record<string, unknown> } {
+  // Aliased apart from the column names: an alias equal to a column (day) would shadow it in WHERE.
+  const aliases = params.by.map((name) => `group_${name}`);
+  const dimensions = params.by.map((name, i) => `${COST_DIMENSIONS[name]} AS ${aliases[i]}`);
+  const groupBy = params.by.length > 0 ? `GROUP BY ${aliases.join(', ')} ORDER BY ${aliases.join(', ')}` : '';
+  return {
+    query: `SELECT ${[...dimensions, USAGE_AGGREGATES].join(',\n  ')}
+            FROM cost_ledger FINAL
+            WHERE tenant_id = {tenantId:String}
+              AND day >= toDate(fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC')) AND day <= toDate(fromUnixTimestamp64Milli({toMs:Int64}, 'UTC'))
+              AND start_time >= fromUnixTimestamp64Milli({fromMs:Int64}, 'UTC') AND start_time < fromUnixTimestamp64Milli({toMs:Int64}, 'UTC')
+              AND ({treeId:String} = '' OR tree_id = {treeId:String})
+              AND ({agentId:String} = '' OR agent_id = {agentId:String})
+            ${groupBy}
+            LIMIT {limit:UInt32}`,
+    query_params: { tenantId: params.tenantId, fromMs: params.fromMs, toMs: params.toMs, treeId: params.treeId ?? '', agentId: params.agentId ?? '', limit: params.maxGroups + 1 },
+  };
+}
+
+const dimensionValue = z.string().nullable();
+const reportRow = usageRow.extend(Object.fromEntries(COST_DIMENSION_NAMES.map((name) => [`group_${name}`, dimensionValue.optional()])));
+
+/** One group of a report: its dimension values (null where the spans had none) and usage. */
+export interface CostReportRow {
+  group: Partial<Record<CostDimension, string | null>>;
+  usage: UsageRow;
+}
+
+export class ReportTooLarge extends Error {
+  constructor(readonly maxGroups: number) {
+    super(`the report has more than ${maxGroups} groups`);
+    this.name = 'ReportTooLarge';
+  }
+}
+
+/** Grouped usage; without dimensions, one row of totals (all zero when no span matched). */
+export async function costReport(client: ClickHouseClient, params: CostReportParams): Promise<CostReportRow[]> {
+  const result = await client.query({ ...costReportQuery(params), format: 'JSONEachRow' });
+  const rows = z.array(reportRow).parse(await result.json());
+  if (rows.length > params.maxGroups) throw new ReportTooLarge(params.maxGroups);
+  return rows.map((row) => {
+    const group: Partial<Record<CostDimension, string | null>> = {};
+    for (const name of params.by) group[name] = (row as Record<string, string | null>)[`group_${name}`] ?? null;
+    const { spans, steps, total_cost_micros, unpriced_spans, input_tokens, output_tokens, cached_tokens } = row;
+    return { group, usage: { spans, steps, total_cost_micros, unpriced_spans, input_tokens, output_tokens, cached_tokens } };
+  });
+}
