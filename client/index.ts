@@ -26,7 +26,7 @@
 import { randomUUID } from 'node:crypto';
 import { createKafkaLog } from '../log/kafka.js';
 import { partitionForKey } from '../log/partitioner.js';
-import type { EventLog, LogProducer, PartitionTail } from '../log/port.js';
+import type { EventLog, LogProducer, PartitionReader } from '../log/port.js';
 import { topicNames, type Topics } from '../log/topics.js';
 import { controlEventCodec, SchemaError, spanEventCodec, spanEventSchema, type ControlEvent, type SpanEvent } from '../schemas/index.js';
 import { canonicalHash } from '../streams/canonical.js';
@@ -90,7 +90,7 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
 export class Fusebox {
   private producer: LogProducer | null = null;
   private emitter: Emitter | null = null;
-  private tail: PartitionTail | null = null;
+  private controlReader: PartitionReader | null = null;
   private controlPartitions = 0;
   private closed = false;
 
@@ -114,7 +114,7 @@ export class Fusebox {
       maxBuffered: this.options.maxBuffered ?? 10_000,
       onSendError: (error, spans) => this.options.onWarning?.({ kind: 'transport', error, spans }),
     });
-    this.tail = this.log.tail(this.topics.control, (message) => {
+    this.controlReader = this.log.reader(this.topics.control, (message) => {
       if (!message.value) return;
       let event: ControlEvent;
       try {
@@ -126,7 +126,7 @@ export class Fusebox {
       if (event.tenantId !== this.options.tenantId) return;
       if (this.board.apply(event) && event.action === 'warn') this.options.onWarning?.({ kind: 'control', event });
     });
-    await this.tail.start();
+    await this.controlReader.start();
   }
 
   /** Starts a root run: a new spawn tree. Resolves once trips for it will be heard. */
@@ -138,7 +138,7 @@ export class Fusebox {
   /** @internal */
   async openRun(identity: { runId: string; treeId: string; parentRunId: string | null; agentId: string } & RunOptions): Promise<Run> {
     if (this.closed) throw new ClientClosed();
-    await this.tail!.follow(partitionForKey(identity.treeId, this.controlPartitions));
+    await this.controlReader!.follow(partitionForKey(identity.treeId, this.controlPartitions));
     const run = new Run(this, identity);
     run.record({ kind: 'run_start', name: identity.name ?? identity.agentId, status: 'ok' });
     return run;
@@ -170,7 +170,7 @@ export class Fusebox {
     if (this.closed) return { unsent: 0 };
     const result = await this.emitter!.flush(deadlineMs);
     this.closed = true;
-    await this.tail?.stop();
+    await this.controlReader?.stop();
     await this.producer?.close();
     if (this.ownsLog) await this.log.close();
     return result;

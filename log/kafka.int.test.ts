@@ -40,7 +40,7 @@ describe('Kafka event log (real broker)', () => {
     await producer.send(topics.control, [{ key: mine, value: Buffer.from('old') }]);
 
     const got: string[] = [];
-    const tail = log.tail(topics.control, (m) => got.push(m.value!.toString()));
+    const tail = log.reader(topics.control, (m) => got.push(m.value!.toString()));
     await tail.start();
     await tail.follow(partitionForKey(mine, 3));
     await producer.send(topics.control, [{ key: other, value: Buffer.from('not mine') }, { key: mine, value: Buffer.from('new') }]);

@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, PartitionTail, TopicSpec } from './port.js';
+import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, PartitionReader, TopicSpec, Transaction, TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -102,15 +103,59 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
       };
     },
+    async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+      const producer: Producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 30_000, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
+      const close = () => producer.disconnect();
+      closers.add(close);
+      // InitProducerId happens on the first transaction: do it now, so creating this producer
+      // fences an older one with the same id and aborts whatever it left open.
+      await (await producer.transaction()).abort();
+      return {
+        async begin(): Promise<Transaction> {
+          const txn = await producer.transaction();
+          return {
+            async send(topic, messages) {
+              if (messages.length === 0) return;
+              const partitions = await partitionCount(topic);
+              await txn.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })) });
+            },
+            async commit(groupId, offsets) {
+              if (offsets.length > 0) {
+                const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
+                for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
+                await txn.sendOffsets({ consumerGroupId: groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
+              }
+              await txn.commit();
+            },
+            async abort() {
+              if (txn.isActive()) await txn.abort();
+            },
+          };
+        },
+        async close() {
+          closers.delete(close);
+          await close();
+        },
+      };
+    },
     groupConsumer(consumerOptions: GroupConsumerOptions): GroupConsumer {
-      const consumer = kafka.consumer({ groupId: consumerOptions.groupId, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      const consumer = kafka.consumer({
+        groupId: consumerOptions.groupId, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
+        ...(consumerOptions.coPartitioned ? { partitionAssigners: [CoPartitionedAssigner] } : {}),
+      });
       const close = () => consumer.disconnect();
+      const commitAfterHandler = (consumerOptions.commit ?? 'after-handler') === 'after-handler';
       return {
         async start() {
           closers.add(close);
           await consumer.connect();
           await consumer.subscribe({ topics: consumerOptions.topics, fromBeginning: consumerOptions.fromBeginning });
           const joined = onceJoined(consumer);
+          consumer.on(consumer.events.GROUP_JOIN, (event) => {
+            const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
+            consumerOptions.onAssignment?.(assignment);
+          });
           consumer.on(consumer.events.CRASH, (event) => {
             if (!event.payload.restart) consumerOptions.onCrash?.(event.payload.error);
           });
@@ -122,8 +167,10 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
               await consumerOptions.handleBatch({ topic: batch.topic, partition: batch.partition, messages: batch.messages.map((m) => toLogMessage(batch.topic, batch.partition, m)) });
               // Resolving moves kafkajs's own fetch position; committing moves the group's.
               resolveOffset(batch.lastOffset());
-              const next = (BigInt(batch.lastOffset()) + 1n).toString();
-              await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+              if (commitAfterHandler) {
+                const next = (BigInt(batch.lastOffset()) + 1n).toString();
+                await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+              }
               await heartbeat();
             },
           });
@@ -135,11 +182,23 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
       };
     },
-    tail(topic: string, onMessage: (message: LogMessage) => void): PartitionTail {
+    reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader {
       // A private group of one: the default assigner gives it every partition, all paused until
-      // followed. No offsets are ever committed, so the group vanishes when the tail stops.
-      const consumer: Consumer = kafka.consumer({ groupId: `fusebox-tail-${randomUUID()}`, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+      // followed. No offsets are ever committed, so the group vanishes when the reader stops.
+      const consumer: Consumer = kafka.consumer({ groupId: `fusebox-reader-${randomUUID()}`, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
       const followed = new Set<number>();
+      /** Next offset to deliver per partition, as far as kafkajs reported it. */
+      const reached = new Map<number, bigint>();
+      const waiters: Array<{ partition: number; target: bigint; done: () => void }> = [];
+      const settle = () => {
+        for (let i = waiters.length - 1; i >= 0; i--) {
+          const w = waiters[i]!;
+          if ((reached.get(w.partition) ?? -1n) >= w.target) {
+            waiters.splice(i, 1);
+            w.done();
+          }
+        }
+      };
       const applyPauses = () => {
         consumer.pause([{ topic }]);
         if (followed.size > 0) consumer.resume([{ topic, partitions: [...followed] }]);
@@ -153,19 +212,43 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           const joined = onceJoined(consumer);
           // After a rejoin kafkajs builds a fresh subscription state: pause again.
           consumer.on(consumer.events.GROUP_JOIN, applyPauses);
-          const running = consumer.run({ autoCommit: false, eachMessage: async ({ partition, message }) => onMessage(toLogMessage(topic, partition, message)) });
+          // Emitted for every batch, including batches of transaction markers only, which is how
+          // "caught up" is known even when the partition ends in a commit marker.
+          consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+            if (payload.topic !== topic) return;
+            const next = BigInt(payload.lastOffset) + 1n;
+            if (next > (reached.get(payload.partition) ?? -1n)) reached.set(payload.partition, next);
+            settle();
+          });
+          const running = consumer.run({
+            autoCommit: false,
+            eachMessage: async ({ partition, message }) => {
+              if (followed.has(partition)) onMessage(toLogMessage(topic, partition, message));
+            },
+          });
           applyPauses(); // run() has created the group synchronously: pause before the first fetch
           await running;
           await joined;
         },
-        async follow(partition: number) {
+        async follow(partition: number, from: 'end' | 'beginning' = 'end') {
           if (followed.has(partition)) return;
           const offsets = await (await getAdmin()).fetchTopicOffsets(topic);
-          const end = offsets.find((o) => o.partition === partition);
-          if (!end) throw new Error(`topic '${topic}' has no partition ${partition}`);
+          const bounds = offsets.find((o) => o.partition === partition);
+          if (!bounds) throw new Error(`topic '${topic}' has no partition ${partition}`);
           followed.add(partition);
-          consumer.seek({ topic, partition, offset: end.high });
+          reached.delete(partition);
+          consumer.seek({ topic, partition, offset: from === 'end' ? bounds.high : bounds.low });
           consumer.resume([{ topic, partitions: [partition] }]);
+          const target = BigInt(bounds.high);
+          if (from === 'end' || target <= BigInt(bounds.low)) return;
+          await new Promise<void>((done) => {
+            waiters.push({ partition, target, done });
+            settle();
+          });
+        },
+        unfollow(partition: number) {
+          followed.delete(partition);
+          consumer.pause([{ topic, partitions: [partition] }]);
         },
         async stop() {
           closers.delete(close);

@@ -1,18 +1,32 @@
 /**
  * The in-memory event log behind the same port as Kafka: `npm start` runs the whole pipeline
- * in one process with nothing to install. Partitions, keys, offsets and group commits behave
- * as on Kafka; one member per group (no rebalancing) and nothing survives the process.
+ * in one process with nothing to install. Partitions, keys, offsets, group commits and
+ * transactions behave as on Kafka; one member per group (no rebalancing) and nothing survives
+ * the process.
  */
 import { EventEmitter } from 'node:events';
 import { partitionForKey } from './partitioner.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, LogBatch, LogMessage, LogProducer, PartitionTail, TopicSpec } from './port.js';
+import type {
+  EventLog, GroupConsumer, GroupConsumerOptions, LogBatch, LogMessage, LogProducer, OffsetToCommit, OutgoingMessage,
+  PartitionReader, TopicSpec, Transaction, TransactionalProducer,
+} from './port.js';
 
 const MAX_BATCH = 500;
+
+export class FencedProducerError extends Error {
+  readonly code = 'PRODUCER_FENCED';
+  readonly retriable = false;
+  constructor(transactionalId: string) {
+    super(`producer '${transactionalId}' was fenced by a newer producer with the same transactional id`);
+    this.name = 'FencedProducerError';
+  }
+}
 
 export function createMemoryLog(): EventLog {
   const topics = new Map<string, LogMessage[][]>();
   const committed = new Map<string, number>(); // `${group}\u0000${topic}\u0000${partition}` -> next offset
   const activeGroups = new Set<string>();
+  const epochs = new Map<string, number>(); // transactional id -> newest producer epoch
   const appended = new EventEmitter().setMaxListeners(0);
 
   const partitionsOf = (topic: string): LogMessage[][] => {
@@ -20,6 +34,17 @@ export function createMemoryLog(): EventLog {
     if (!partitions) throw new Error(`unknown topic '${topic}': create it with ensureTopics first`);
     return partitions;
   };
+  const offsetKey = (group: string, topic: string, partition: number) => `${group}\u0000${topic}\u0000${partition}`;
+
+  function append(topic: string, messages: OutgoingMessage[]): void {
+    const partitions = partitionsOf(topic);
+    for (const message of messages) {
+      const partition = partitionForKey(message.key, partitions.length);
+      const log = partitions[partition]!;
+      log.push({ topic, partition, offset: String(log.length), key: message.key, value: message.value, timestampMs: Date.now(), headers: message.headers ?? {} });
+    }
+    if (messages.length > 0) appended.emit('append', topic);
+  }
 
   return {
     kind: 'memory',
@@ -35,13 +60,40 @@ export function createMemoryLog(): EventLog {
     async producer(): Promise<LogProducer> {
       return {
         async send(topic, messages) {
-          const partitions = partitionsOf(topic);
-          for (const message of messages) {
-            const partition = partitionForKey(message.key, partitions.length);
-            const log = partitions[partition]!;
-            log.push({ topic, partition, offset: String(log.length), key: message.key, value: message.value, timestampMs: Date.now(), headers: message.headers ?? {} });
-          }
-          appended.emit('append', topic);
+          append(topic, messages);
+        },
+        async close() {},
+      };
+    },
+    async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+      const epoch = (epochs.get(transactionalId) ?? 0) + 1;
+      epochs.set(transactionalId, epoch);
+      const check = () => {
+        if (epochs.get(transactionalId) !== epoch) throw new FencedProducerError(transactionalId);
+      };
+      return {
+        async begin(): Promise<Transaction> {
+          check();
+          const pending: Array<[string, OutgoingMessage[]]> = [];
+          let open = true;
+          return {
+            async send(topic, messages) {
+              check();
+              partitionsOf(topic);
+              pending.push([topic, messages]);
+            },
+            async commit(groupId: string, offsets: OffsetToCommit[]) {
+              check();
+              if (!open) throw new Error('transaction already ended');
+              open = false;
+              for (const [topic, messages] of pending) append(topic, messages);
+              for (const o of offsets) committed.set(offsetKey(groupId, o.topic, o.partition), Number(o.offset));
+            },
+            async abort() {
+              open = false;
+              pending.length = 0;
+            },
+          };
         },
         async close() {},
       };
@@ -50,6 +102,7 @@ export function createMemoryLog(): EventLog {
       let running = false;
       let loop: Promise<void> | null = null;
       let wake: (() => void) | null = null;
+      const position = new Map<string, number>();
       const onAppend = () => wake?.();
 
       async function pump(): Promise<void> {
@@ -58,10 +111,10 @@ export function createMemoryLog(): EventLog {
           for (const topic of options.topics) {
             const partitions = partitionsOf(topic);
             for (let partition = 0; partition < partitions.length && running; partition++) {
-              const key = `${options.groupId}\u0000${topic}\u0000${partition}`;
+              const key = offsetKey(options.groupId, topic, partition);
               const log = partitions[partition]!;
-              const from = committed.get(key) ?? (options.fromBeginning ? 0 : log.length);
-              committed.set(key, from);
+              const from = position.get(key) ?? committed.get(key) ?? (options.fromBeginning ? 0 : log.length);
+              position.set(key, from);
               if (from >= log.length) continue;
               const batch: LogBatch = { topic, partition, messages: log.slice(from, from + MAX_BATCH) };
               try {
@@ -71,7 +124,8 @@ export function createMemoryLog(): EventLog {
                 options.onCrash?.(error as Error);
                 break;
               }
-              committed.set(key, from + batch.messages.length);
+              position.set(key, from + batch.messages.length);
+              if (options.commit !== 'in-transaction') committed.set(key, from + batch.messages.length);
               delivered = true;
             }
           }
@@ -83,8 +137,9 @@ export function createMemoryLog(): EventLog {
       return {
         async start() {
           if (activeGroups.has(options.groupId)) throw new Error(`group '${options.groupId}' already has a member: the in-memory log does not rebalance`);
-          for (const topic of options.topics) partitionsOf(topic);
+          const assignment = options.topics.map((topic) => ({ topic, partitions: partitionsOf(topic).map((_, i) => i) }));
           activeGroups.add(options.groupId);
+          options.onAssignment?.(assignment);
           running = true;
           appended.on('append', onAppend);
           loop = pump();
@@ -98,7 +153,7 @@ export function createMemoryLog(): EventLog {
         },
       };
     },
-    tail(topic: string, onMessage: (message: LogMessage) => void): PartitionTail {
+    reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader {
       const positions = new Map<number, number>();
       const deliver = (appendedTopic: string) => {
         if (appendedTopic !== topic) return;
@@ -114,8 +169,15 @@ export function createMemoryLog(): EventLog {
           partitionsOf(topic);
           appended.on('append', deliver);
         },
-        async follow(partition: number) {
-          if (!positions.has(partition)) positions.set(partition, partitionsOf(topic)[partition]!.length);
+        async follow(partition: number, from: 'end' | 'beginning' = 'end') {
+          if (positions.has(partition)) return;
+          const log = partitionsOf(topic)[partition];
+          if (!log) throw new Error(`topic '${topic}' has no partition ${partition}`);
+          positions.set(partition, from === 'end' ? log.length : 0);
+          if (from === 'beginning') deliver(topic);
+        },
+        unfollow(partition: number) {
+          positions.delete(partition);
         },
         async stop() {
           appended.off('append', deliver);

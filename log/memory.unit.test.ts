@@ -49,7 +49,7 @@ describe('in-memory event log', () => {
     const producer = await log.producer();
     await producer.send('control', [{ key: 'tree-1', value: value('before') }]);
     const got: LogMessage[] = [];
-    const tail = log.tail('control', (m) => got.push(m));
+    const tail = log.reader('control', (m) => got.push(m));
     await tail.start();
     const { partitionForKey } = await import('./partitioner.js');
     await tail.follow(partitionForKey('tree-1', 4));

@@ -9,7 +9,8 @@
 export interface OutgoingMessage {
   /** Partition key; every Fusebox topic is keyed so related events stay in order. */
   key: string;
-  value: Buffer;
+  /** null is a tombstone: on a compacted topic it deletes the key. */
+  value: Buffer | null;
   headers?: Record<string, string>;
 }
 
@@ -54,6 +55,47 @@ export interface GroupConsumerOptions {
   handleBatch(batch: LogBatch): Promise<void>;
   /** Called when the consumer stops on an error it cannot recover from. */
   onCrash?(error: Error): void;
+  /**
+   * 'after-handler' (default): the consumer commits a batch's offsets once the handler resolved.
+   * 'in-transaction': the handler commits them itself, atomically with what it produced
+   * (`Transaction.commit(offsets)`); the consumer only advances its position.
+   */
+  commit?: 'after-handler' | 'in-transaction';
+  /** Partition N of every topic goes to the same member (topics keyed alike, same partition count). */
+  coPartitioned?: boolean;
+  /** Called after every (re)join with this member's partitions: state for others is stale. */
+  onAssignment?(assignment: TopicPartitions[]): void;
+}
+
+export interface TopicPartitions {
+  topic: string;
+  partitions: number[];
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  /** The next offset to read, i.e. last processed + 1. */
+  offset: string;
+}
+
+/**
+ * A transaction: everything sent in it, and the consumer offsets committed with it, become
+ * visible to read-committed readers together or not at all.
+ */
+export interface Transaction {
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  commit(groupId: string, offsets: OffsetToCommit[]): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/**
+ * A producer with a transactional id. Creating one with an id fences any older producer with
+ * that id (a zombie that outlived its partition), aborting its open transaction.
+ */
+export interface TransactionalProducer {
+  begin(): Promise<Transaction>;
+  close(): Promise<void>;
 }
 
 export interface GroupConsumer {
@@ -63,14 +105,21 @@ export interface GroupConsumer {
 }
 
 /**
- * Reads chosen partitions of one topic from their end, outside any shared group: how a client
- * follows the control partitions its trees hash to, without reading the others.
+ * Reads chosen partitions of one topic outside any shared group (read-committed): how a client
+ * follows the control partitions its trees hash to without reading the others, how a
+ * processor restores its state changelog, and how it reads every policy.
  */
-export interface PartitionTail {
+export interface PartitionReader {
   start(): Promise<void>;
-  /** Starts delivering `partition` from the current end; resolves once the position is fixed,
-   *  so anything produced afterwards is delivered. Following twice is a no-op. */
-  follow(partition: number): Promise<void>;
+  /**
+   * Starts delivering `partition`. From 'end': resolves once the position is fixed, so
+   * anything produced afterwards is delivered. From 'beginning': resolves once everything that
+   * was in the partition when called has been delivered. Following a followed partition is a
+   * no-op.
+   */
+  follow(partition: number, from?: 'end' | 'beginning'): Promise<void>;
+  /** Stops delivering `partition`. */
+  unfollow(partition: number): void;
   stop(): Promise<void>;
 }
 
@@ -81,7 +130,8 @@ export interface EventLog {
   ensureTopics(specs: TopicSpec[]): Promise<void>;
   partitionCount(topic: string): Promise<number>;
   producer(): Promise<LogProducer>;
+  transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
   groupConsumer(options: GroupConsumerOptions): GroupConsumer;
-  tail(topic: string, onMessage: (message: LogMessage) => void): PartitionTail;
+  reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader;
   close(): Promise<void>;
 }

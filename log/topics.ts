@@ -7,6 +7,8 @@ export interface Topics {
   audit: string;
   deadLetter: string;
   policies: string;
+  /** The processor's state changelog: a compacted snapshot per spawn tree, keyed by tree id. */
+  processorState: string;
 }
 
 export function topicNames(prefix = 'fusebox'): Topics {
@@ -16,11 +18,13 @@ export function topicNames(prefix = 'fusebox'): Topics {
     audit: `${prefix}.audit`,
     deadLetter: `${prefix}.dead-letter`,
     policies: `${prefix}.policies`,
+    processorState: `${prefix}.processor-state`,
   });
 }
 
-/** Spans and control share a partition count and a key so a tree's control events sit in the
- *  partition matching its spans; processors scale out up to that count. */
+/** Spans, control, audit and processor state share a partition count and a key (tree id), so a
+ *  tree's events sit in the same partition number everywhere; processors scale out up to that
+ *  count. */
 export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
   return [
     { topic: topics.spans, partitions },
@@ -28,5 +32,7 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
     { topic: topics.audit, partitions },
     { topic: topics.deadLetter, partitions: 1 },
     { topic: topics.policies, partitions: 1, compacted: true },
+    // Same count as spans: a tree's snapshot sits in the partition number of its spans.
+    { topic: topics.processorState, partitions, compacted: true },
   ];
 }

@@ -62,15 +62,28 @@ export interface Outcome {
 
 export interface EngineOptions {
   policies?: PolicySource;
-  /** Event ids remembered per tree for deduplication. */
+  /** Event ids remembered per tree for deduplication (a client's retried batch arrives close by). */
   dedupeWindow?: number;
+}
+
+/** A tree's whole state as plain JSON-able data: what the processor's changelog stores. */
+export interface TreeSnapshot {
+  v: 1;
+  tenantId: string;
+  treeId: string;
+  costMicros: number;
+  tokens: number;
+  runs: Array<[string, RunLedger]>;
+  states: Partial<Record<DetectorName, unknown>>;
+  breakers: Array<[string, BreakerRecord]>;
+  seen: string[];
 }
 
 const NOTHING: Outcome = Object.freeze({ controls: [], audits: [] }) as unknown as Outcome;
 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
-  const dedupeWindow = options.dedupeWindow ?? 4096;
+  const dedupeWindow = options.dedupeWindow ?? 512;
   const trees = new Map<string, TreeLedger>();
 
   function treeLedger(tenantId: string, treeId: string): TreeLedger {
@@ -180,6 +193,47 @@ export function createEngine(options: EngineOptions = {}) {
 
     tree(treeId: string): Readonly<TreeLedger> | undefined {
       return trees.get(treeId);
+    },
+
+    /** The tree's state as data (a deep copy: later events do not change it). */
+    snapshot(treeId: string): TreeSnapshot | undefined {
+      const tree = trees.get(treeId);
+      if (!tree) return undefined;
+      return structuredClone({
+        v: 1 as const,
+        tenantId: tree.tenantId,
+        treeId: tree.treeId,
+        costMicros: tree.costMicros,
+        tokens: tree.tokens,
+        runs: [...tree.runs],
+        states: tree.states,
+        breakers: [...tree.breakers],
+        seen: [...tree.seen],
+      });
+    },
+
+    /** Replaces a tree's state with a snapshot (restoring from the changelog). */
+    load(snapshot: TreeSnapshot): void {
+      const copy = structuredClone(snapshot);
+      trees.set(copy.treeId, {
+        tenantId: copy.tenantId,
+        treeId: copy.treeId,
+        costMicros: copy.costMicros,
+        tokens: copy.tokens,
+        runs: new Map(copy.runs),
+        states: copy.states,
+        breakers: new Map(copy.breakers),
+        seen: new Set(copy.seen),
+      });
+    },
+
+    /** Drops trees (all, or those `which` selects): their state is no longer this engine's. */
+    forget(which: (treeId: string) => boolean = () => true): void {
+      for (const treeId of [...trees.keys()]) if (which(treeId)) trees.delete(treeId);
+    },
+
+    treeIds(): string[] {
+      return [...trees.keys()];
     },
 
     get treeCount(): number {

@@ -91,3 +91,25 @@ describe('breaker engine', () => {
     expect(controls.map((c) => `${c.reason?.detector}:${c.scope}`)).toEqual(['loop:run', 'tree_budget:tree']);
   });
 });
+
+describe('engine snapshots', () => {
+  it('a tree restored from its snapshot decides exactly as the original would have', () => {
+    const original = createEngine();
+    [loopCall(), loopCall()].forEach((e) => original.apply(e));
+    const restored = createEngine();
+    restored.load(JSON.parse(JSON.stringify(original.snapshot('run-1'))));
+    const next = loopCall();
+    expect(restored.apply(next)).toEqual(original.apply(next));
+    expect(restored.snapshot('run-1')).toEqual(original.snapshot('run-1'));
+  });
+
+  it('snapshots are copies, and forget drops state', () => {
+    const engine = createEngine();
+    engine.apply(loopCall());
+    const before = engine.snapshot('run-1')!;
+    engine.apply(loopCall());
+    expect(before.runs[0]![1].steps).toBe(1);
+    engine.forget((id) => id === 'run-1');
+    expect(engine.treeIds()).toEqual([]);
+  });
+});
