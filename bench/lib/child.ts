@@ -80,8 +80,10 @@ export function startWorker<R>(file: string, input: unknown, options: WorkerOpti
       settle(new Error(`${options.label}: exited (${signal ?? `code ${code}`}) without a result`));
     });
   });
-  // Nobody may await `ready` (one-shot workers): keep its rejection from being "unhandled".
+  // Either may be awaited late (or, for `ready`, never): a failure must not count as unhandled
+  // in the meantime. Awaiting them later still throws.
   ready.catch(() => {});
+  result.catch(() => {});
   child.send({ type: 'start', input } satisfies ToChild);
 
   return {

@@ -1,0 +1,127 @@
+/**
+ * Simulated agents: many concurrent runs on one Fusebox client, taking model and tool steps at
+ * a paced total rate through the real client API (`run.llm`, `run.tool`: guard, hashing,
+ * validation, encoding, batching). The work itself is instant; only Fusebox's cost remains.
+ *
+ * They never loop and never fail the same tool twice in a run, so no built-in detector should
+ * trip them: background load, not subjects.
+ */
+import type { Fusebox, Run } from '../../client/index.js';
+import { seededRandom } from './workload.js';
+
+export interface AgentsOptions {
+  /** Spans per second across all runs. */
+  rate: number;
+  /** Runs in flight at once; a run ends after `stepsPerRun` steps and a new one takes its place. */
+  runs: number;
+  stepsPerRun?: number;
+  seed?: number;
+}
+
+export interface AgentsReport {
+  /** Spans emitted, counting run_start and run_end. */
+  spans: number;
+  elapsedMs: number;
+  runsStarted: number;
+  /** startRun() calls that threw and were retried, and the first one's message. */
+  openFailures: number;
+  firstOpenError: string | null;
+}
+
+interface Slot {
+  run: Run | null;
+  steps: number;
+  failed: Set<string>;
+}
+
+const TOOLS = ['web_search', 'fetch_url', 'sql_query', 'read_file', 'vector_search', 'calculator'];
+
+export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
+  const random = seededRandom(options.seed ?? 7);
+  const stepsPerRun = options.stepsPerRun ?? 20;
+  const slots: Slot[] = Array.from({ length: options.runs }, () => ({ run: null, steps: 0, failed: new Set<string>() }));
+  let spans = 0;
+  let runsStarted = 0;
+  let sequence = 0;
+  let running = true;
+  let timer: NodeJS.Timeout | null = null;
+  const started = performance.now();
+
+  // Runs are opened one at a time. Concurrent startRun() calls on one client, while their
+  // control partition is not followed yet, run concurrent kafkajs admin.fetchTopicOffsets,
+  // which can fail with "Cannot destructure property 'partitions'" (kafkajs issue #461); see
+  // Findings in BENCHMARKS.md. A failed open is counted and retried on a later tick.
+  let opening: Promise<void> = Promise.resolve();
+  let openFailures = 0;
+  let firstOpenError: string | null = null;
+  const open = (slot: Slot) => {
+    slot.run = null;
+    opening = opening.then(async () => {
+      if (!running) return;
+      try {
+        const run = await fusebox.startRun({ userId: `user-${Math.floor(random() * 1000)}` });
+        runsStarted += 1;
+        spans += 1; // run_start
+        slot.run = run;
+        slot.steps = 0;
+        slot.failed.clear();
+      } catch (error) {
+        openFailures += 1;
+        firstOpenError ??= (error as Error).message;
+        setTimeout(() => open(slot), 50).unref();
+      }
+    });
+  };
+
+  const step = (slot: Slot) => {
+    const run = slot.run!;
+    slot.steps += 1;
+    sequence += 1;
+    spans += 1;
+    if (random() < 0.5) {
+      void run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'ok', usage: { inputTokens: 800 + (sequence % 2000), outputTokens: 40, costMicros: 2_500 } }));
+    } else {
+      const tool = TOOLS[sequence % TOOLS.length]!;
+      const fail = random() < 0.05 && !slot.failed.has(tool);
+      if (fail) slot.failed.add(tool);
+      run.tool(tool, { q: `${run.id}/${slot.steps}`, limit: 10 }, () => {
+        if (fail) throw new Error('HTTP 503 Service Unavailable');
+        return { hits: sequence };
+      }).catch(() => {});
+    }
+    if (slot.steps >= stepsPerRun) {
+      run.end();
+      spans += 1; // run_end
+      open(slot);
+    }
+  };
+
+  // Paced by elapsed time, not by tick count: a late timer is caught up on the next tick.
+  let cursor = 0;
+  const tick = () => {
+    if (!running) return;
+    const due = Math.floor((options.rate * (performance.now() - started)) / 1000) - spans;
+    for (let i = 0; i < Math.min(due, options.rate / 10); i++) {
+      for (let tries = 0; tries < slots.length; tries++) {
+        const slot = slots[cursor]!;
+        cursor = (cursor + 1) % slots.length;
+        if (slot.run) { step(slot); break; }
+      }
+    }
+    timer = setTimeout(tick, 1);
+  };
+
+  return {
+    start(): void {
+      for (const slot of slots) open(slot);
+      tick();
+    },
+    spans: () => spans,
+    stop(): AgentsReport {
+      running = false;
+      if (timer) clearTimeout(timer);
+      for (const slot of slots) if (slot.run) { slot.run.end(); spans += 1; }
+      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError };
+    },
+  };
+}
