@@ -24,8 +24,8 @@ const config = loadConfig();
 const logger = createLogger('fusebox');
 const { log, topics } = await openEventLog(config, logger);
 const store = await openConfiguredStore(config);
-const processor = createProcessor({ log, topics, logger: logger.child('processor') });
-const sink = createSink({ log, topics, store, logger: logger.child('sink') });
+const processor = createProcessor({ log, topics, logger: logger.child('processor'), groupId: `${config.topicPrefix}.processor` });
+const sink = createSink({ log, topics, store, logger: logger.child('sink'), groupId: `${config.topicPrefix}.sink` });
 await Promise.all([processor.start(), sink.start()]);
 
 print('Fusebox: runtime governance for AI agents');

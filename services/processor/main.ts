@@ -9,7 +9,8 @@ const config = loadConfig();
 const logger = createLogger('processor');
 if (!config.kafkaBrokers) throw new Error('the processor process needs KAFKA_BROKERS (the in-memory log only exists inside `npm start`)');
 const { log, topics } = await openEventLog(config, logger);
-const processor = createProcessor({ log, topics, logger });
+// Group ids carry the topic prefix: two Fusebox deployments on one cluster never share a group.
+const processor = createProcessor({ log, topics, logger, groupId: `${config.topicPrefix}.processor` });
 await processor.start();
 logger.info('processing', { brokers: config.kafkaBrokers, spans: topics.spans });
 await runUntilSignal(logger, async () => { await processor.stop(); await log.close(); });

@@ -10,7 +10,7 @@ const logger = createLogger('sink');
 if (!config.kafkaBrokers) throw new Error('the sink process needs KAFKA_BROKERS (the in-memory log only exists inside `npm start`)');
 const { log, topics } = await openEventLog(config, logger);
 const store = await openConfiguredStore(config);
-const sink = createSink({ log, topics, store, logger });
+const sink = createSink({ log, topics, store, logger, groupId: `${config.topicPrefix}.sink` });
 await sink.start();
 logger.info('sinking', { brokers: config.kafkaBrokers, store: store.describe });
 await runUntilSignal(logger, async () => { await sink.stop(); await log.close(); await store.close(); });

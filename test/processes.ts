@@ -1,0 +1,26 @@
+/** Child processes for kill tests: real entry points, killed with SIGKILL, never left behind. */
+import { spawn, type ChildProcess } from 'node:child_process';
+
+const children = new Set<ChildProcess>();
+
+export function startService(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-20_000); });
+  (child as ChildProcess & { stderrTail: () => string }).stderrTail = () => stderr;
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+export function kill9(child: ChildProcess): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    child.once('exit', () => done());
+    child.kill('SIGKILL');
+  });
+}
+
+export async function killAll(): Promise<void> {
+  await Promise.all([...children].map(kill9));
+}
