@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaBroker, type KafkaBroker } from '../scripts/kafka/broker.js';
 import { killAllWorkers, startWorker } from './lib/child.js';
+import { warmBroker } from './lib/kafka.js';
 import { seconds, textTable } from './lib/format.js';
 import { machineInfo } from './lib/machine.js';
 import { loadResults, mergeResults, writeBenchmarks, type RunRecord } from './lib/report.js';
@@ -104,6 +105,8 @@ async function main(): Promise<number> {
       broker = await startKafkaBroker({ log: (line) => print(`kafka: ${line}`), defaultPartitions: 6 });
     }
     const brokers = (external ?? broker!.brokers).split(',');
+    print('warming the broker up (group coordinator, transaction coordinator)');
+    await warmBroker(brokers);
 
     for (const name of args.names) {
       const info = SCENARIOS.find((s) => s.name === name)!;

@@ -69,15 +69,22 @@ export function startWorker<R>(file: string, input: unknown, options: WorkerOpti
       settle(new Error(`${options.label}: no result within ${Math.round(options.timeoutMs / 1000)} s`));
       child.kill('SIGKILL');
     }, options.timeoutMs);
+    // A result counts once the child has exited: it may still be closing connections or
+    // writing a CPU profile, and the bench must not move on (or kill it) before that.
+    let delivered: { data: unknown } | null = null;
     child.on('message', (message: FromChild) => {
       if (message.type === 'progress') options.progress(`${options.label}: ${message.line}`);
       else if (message.type === 'ready') markReady(message.data);
-      else if (message.type === 'result') settle(null, message.data);
-      else if (message.type === 'error') settle(new Error(`${options.label}: ${message.message}`));
+      else if (message.type === 'result') {
+        delivered = { data: message.data };
+        markReady(undefined);
+        setTimeout(() => child.kill('SIGKILL'), 30_000).unref(); // an exit that never comes
+      } else if (message.type === 'error') settle(new Error(`${options.label}: ${message.message}`));
     });
     child.once('exit', (code, signal) => {
       live.delete(child);
-      settle(new Error(`${options.label}: exited (${signal ?? `code ${code}`}) without a result`));
+      if (delivered) settle(null, delivered.data);
+      else settle(new Error(`${options.label}: exited (${signal ?? `code ${code}`}) without a result`));
     });
   });
   // Either may be awaited late (or, for `ready`, never): a failure must not count as unhandled
