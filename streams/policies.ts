@@ -9,6 +9,7 @@
  */
 import type { Disposition, PolicyEvent } from '../schemas/index.js';
 import { detectorByName, type Detector, type DetectorName } from './detectors/index.js';
+import { redactParams, type RedactParams } from './redact.js';
 
 export interface PolicyRef {
   policyId: string;
@@ -102,15 +103,10 @@ export function createPolicyBook() {
         return { ok: true, policy: null };
       }
       if (held && held.event.version >= event.version) return { ok: true, policy: held.event };
-      if (event.detector === 'redact') {
-        // Redaction is applied by the sink; the engine only keeps it for completeness.
-        byId.set(policyId, { event, params: event.params, specificity: specificity(event) });
-        reindex(event.tenantId);
-        return { ok: true, policy: event };
-      }
       const detector = detectorByName.get(event.detector as DetectorName);
-      if (!detector) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys()].join(', ')}, redact)` };
-      const parsed = detector.params.safeParse(event.params);
+      if (!detector && event.detector !== 'redact') return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys()].join(', ')}, redact)` };
+      // Redaction is applied by the sink, from the same book.
+      const parsed = (detector ? detector.params : redactParams).safeParse(event.params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         return { ok: false, policyId, reason: `params.${issue.path.join('.') || '(root)'}: ${issue.message}` };
@@ -133,9 +129,9 @@ export function createPolicyBook() {
       return builtinPolicies.resolve(detector, subject);
     },
 
-    /** Redaction policies in force for a subject (used by the sink). */
-    redactions(subject: Subject): PolicyEvent[] {
-      return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.event);
+    /** Every redaction in force for a subject (all levels apply, least specific first). */
+    redactions(subject: Subject): RedactParams[] {
+      return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.params as RedactParams).reverse();
     },
 
     get size(): number {

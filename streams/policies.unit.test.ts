@@ -63,6 +63,7 @@ describe('policy book', () => {
   it('keeps redaction policies for the sink', () => {
     const book = createPolicyBook();
     book.apply('r', policy({ policyId: 'r', detector: 'redact', disposition: 'redact', params: { patterns: 'email' } }));
-    expect(book.redactions(subject).map((p) => p.policyId)).toEqual(['r']);
+    expect(book.redactions(subject).map((p) => p.patterns.map((x) => x.name))).toEqual([['email']]);
+    expect(book.apply('bad', policy({ policyId: 'bad', detector: 'redact', disposition: 'redact', params: { patterns: 'ssn' } }))).toMatchObject({ ok: false, reason: expect.stringMatching(/unknown pattern 'ssn'/) });
   });
 });

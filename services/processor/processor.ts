@@ -21,7 +21,7 @@ import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
-import { createPolicyFeed } from './policy-feed.js';
+import { createPolicyFeed } from '../policy-feed.js';
 import { decodeSnapshot, encodeSnapshot } from './state-changelog.js';
 
 export interface ProcessorOptions {
@@ -184,7 +184,7 @@ export function createProcessor(options: ProcessorOptions) {
   return {
     engine,
     policies: book,
-    stats: (): Readonly<ProcessorStats> => ({ ...stats }),
+    stats: (): Readonly<ProcessorStats & { policiesApplied: number; policiesRejected: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected }),
     async start(): Promise<void> {
       const [spansPartitions, statePartitions] = await Promise.all([log.partitionCount(topics.spans), log.partitionCount(topics.processorState)]);
       if (spansPartitions !== statePartitions) {

@@ -2,6 +2,9 @@
  * The sink: projects the spans and audit topics into ClickHouse, in batches, idempotently.
  * Each insert carries a dedup token naming its exact slice of the log, and the tables collapse
  * rows by event id, so a restarted or re-reading sink never counts anything twice.
+ *
+ * Redaction policies (from the policies topic, like the processor's) are applied to each span
+ * before its row is built: masked text never reaches ClickHouse.
  */
 import type { EventLog, LogBatch, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
@@ -9,7 +12,11 @@ import { breakerEventCodec, SchemaError } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
 import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
+import { TAGS_ATTRIBUTE } from '../../streams/engine.js';
+import { createPolicyBook } from '../../streams/policies.js';
+import { redactSpan } from '../../streams/redact.js';
 import { deadLetterFor, sendDeadLetters } from '../dead-letter.js';
+import { createPolicyFeed } from '../policy-feed.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
 
@@ -30,6 +37,8 @@ export interface SinkStats {
 export function createSink(options: SinkOptions) {
   const stats: SinkStats = { spans: 0, breakerEvents: 0, deadLettered: 0 };
   let producer: LogProducer | null = null;
+  const book = createPolicyBook();
+  const policyFeed = createPolicyFeed(options.log, options.topics.policies, book, options.logger.child('policies'));
 
   async function handleBatch(batch: LogBatch): Promise<void> {
     const first = batch.messages[0]!.offset;
@@ -40,7 +49,12 @@ export function createSink(options: SinkOptions) {
       const rows: SpanRow[] = [];
       for (const message of batch.messages) {
         const decoded = decodeSpanMessage(message);
-        if (decoded.ok) rows.push(toSpanRow(decoded.event, message));
+        if (decoded.ok) {
+          const { event } = decoded;
+          const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
+          const redactions = book.redactions({ tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags });
+          rows.push(toSpanRow(redactSpan(event, redactions), message));
+        }
         else dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
       }
       await insertSpans(options.store.client, rows, token);
@@ -71,13 +85,15 @@ export function createSink(options: SinkOptions) {
   });
 
   return {
-    stats: (): Readonly<SinkStats> => ({ ...stats }),
+    stats: (): Readonly<SinkStats & { policiesApplied: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       producer = await options.log.producer();
+      await policyFeed.start();
       await consumer.start();
     },
     async stop(): Promise<void> {
       await consumer.stop();
+      await policyFeed.stop();
       await producer?.close();
     },
   };

@@ -3,10 +3,10 @@
  * start, before any span is judged, then each change as it arrives, so the next event handled
  * is judged by it. No restart, no redeploy.
  */
-import type { EventLog, LogMessage, PartitionReader } from '../../log/port.js';
-import { policyEventCodec, SchemaError } from '../../schemas/index.js';
-import type { PolicyBook } from '../../streams/policies.js';
-import type { Logger } from '../logger.js';
+import type { EventLog, LogMessage, PartitionReader } from '../log/port.js';
+import { policyEventCodec, SchemaError } from '../schemas/index.js';
+import type { PolicyBook } from '../streams/policies.js';
+import type { Logger } from './logger.js';
 
 export interface PolicyFeedStats {
   applied: number;
