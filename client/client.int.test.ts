@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryLog } from '../log/memory.js';
 import { topicNames, topicSpecs } from '../log/topics.js';
-import { controlEventCodec } from '../schemas/index.js';
+import { controlEventCodec, spanEventCodec } from '../schemas/index.js';
 import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable } from './index.js';
 
 describe('agent client', () => {
@@ -40,5 +40,19 @@ describe('agent client', () => {
     expect(() => run.record({ kind: 'custom', name: 'x', costMicros: -5 })).toThrow(RejectedEvent);
     expect(() => run.record({ kind: 'custom', name: 'x', costMicros: -5 })).toThrow(/costMicros/);
     await fusebox.close();
+  });
+
+  it('tags every span with the agent's fleet tags, for tag-scoped policies', async () => {
+    const log = createMemoryLog();
+    await log.ensureTopics(topicSpecs(topicNames(), 1));
+    const fusebox = await createFusebox({ tenantId: 'acme', agentId: 'a', log, tags: ['prod', 'eu'] });
+    const run = await fusebox.startRun();
+    run.record({ kind: 'custom', name: 'x', attributes: { mine: '1' } });
+    await fusebox.close();
+    const seen: Record<string, string>[] = [];
+    const reader = log.reader('fusebox.spans', (m) => seen.push(spanEventCodec.decode(m.value!).attributes));
+    await reader.start();
+    await reader.follow(0, 'beginning');
+    expect(seen).toEqual([{ 'fusebox.agent.tags': 'prod,eu' }, { 'fusebox.agent.tags': 'prod,eu', mine: '1' }]);
   });
 });

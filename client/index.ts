@@ -30,6 +30,7 @@ import type { EventLog, LogProducer, PartitionReader } from '../log/port.js';
 import { topicNames, type Topics } from '../log/topics.js';
 import { controlEventCodec, SchemaError, spanEventCodec, spanEventSchema, type ControlEvent, type SpanEvent } from '../schemas/index.js';
 import { canonicalHash } from '../streams/canonical.js';
+import { TAGS_ATTRIBUTE } from '../streams/engine.js';
 import { createBreakerBoard, type BreakerBoard } from './breaker-board.js';
 import { createEmitter, type Emitter, type EmitterStats } from './emitter.js';
 import { ClientClosed, RejectedEvent, RunHalted, TransportUnavailable } from './errors.js';
@@ -50,6 +51,8 @@ export interface FuseboxOptions {
   lingerMs?: number;
   /** Spans held while the log is unreachable before the oldest are dropped. Default 10,000. */
   maxBuffered?: number;
+  /** Fleet tags of this agent, for tag-scoped policies (sent as the `fusebox.agent.tags` attribute). */
+  tags?: string[];
   /** Keep call arguments and results on spans (truncated). Off by default: hashes suffice for detection. */
   captureArguments?: boolean;
   /** Warn dispositions and transport trouble; never thrown at the agent. */
@@ -280,8 +283,8 @@ export class Run {
       userId: this.userId,
       sessionId: this.sessionId,
       edge: null,
-      attributes: {},
       ...span,
+      attributes: this.fusebox.options.tags?.length ? { [TAGS_ATTRIBUTE]: this.fusebox.options.tags.join(','), ...span.attributes } : span.attributes ?? {},
     });
   }
 
