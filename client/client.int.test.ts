@@ -42,7 +42,7 @@ describe('agent client', () => {
     await fusebox.close();
   });
 
-  it('tags every span with the agent's fleet tags, for tag-scoped policies', async () => {
+  it('tags every span with the fleet tags of the agent, for tag-scoped policies', async () => {
     const log = createMemoryLog();
     await log.ensureTopics(topicSpecs(topicNames(), 1));
     const fusebox = await createFusebox({ tenantId: 'acme', agentId: 'a', log, tags: ['prod', 'eu'] });
