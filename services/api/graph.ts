@@ -1,0 +1,51 @@
+/**
+ * The causal graph of one spawn tree: every run of the tree as a node (with exact usage from its
+ * spans and its spawn depth from the recursive walk) and every typed edge recorded in it.
+ */
+import type { z } from 'zod';
+import { treeDepths, treeEdges } from '../../storage/tables/run-edges.js';
+import { treeRuns } from '../../storage/tables/span-reads.js';
+import { NO_USAGE } from '../../storage/tables/usage.js';
+import type { RunStatus } from '../../storage/tables/runs.js';
+import type { ApiDeps } from './route.js';
+import { iso, type graph, type graphNode } from './schemas.js';
+import { usageView } from './views.js';
+
+export async function causalGraph(deps: ApiDeps, tenantId: string, treeId: string): Promise<z.output<typeof graph>> {
+  const client = deps.store.client;
+  const [runs, edges, depths] = await Promise.all([
+    treeRuns(client, tenantId, treeId),
+    treeEdges(client, tenantId, treeId),
+    treeDepths(client, tenantId, treeId, deps.limits.maxGraphDepth),
+  ]);
+  const nodes: z.output<typeof graphNode>[] = runs.map((run) => ({
+    runId: run.run_id,
+    agentId: run.agent_id,
+    parentRunId: run.parent_run_id,
+    status: (run.end_status === '' ? 'running' : run.end_status) as RunStatus,
+    depth: depths.get(run.run_id) ?? null,
+    errors: run.errors,
+    startTime: iso(run.first_ms),
+    lastTime: iso(run.last_ms),
+    ...usageView(run),
+  }));
+  // A spawn recorded before any of the child's spans is stored: still part of the tree.
+  const known = new Set(nodes.map((n) => n.runId));
+  for (const edge of edges) {
+    const inTree = edge.target_tree_id === null || edge.target_tree_id === treeId;
+    if (!inTree || known.has(edge.target_run_id)) continue;
+    known.add(edge.target_run_id);
+    nodes.push({
+      runId: edge.target_run_id, agentId: null, parentRunId: edge.kind === 'spawn' ? edge.source_run_id : null, status: 'pending',
+      depth: depths.get(edge.target_run_id) ?? null, errors: 0, startTime: null, lastTime: null, ...usageView(NO_USAGE),
+    });
+  }
+  return {
+    treeId,
+    nodes,
+    edges: edges.map((edge) => ({
+      sourceRunId: edge.source_run_id, targetRunId: edge.target_run_id, kind: edge.kind, targetTreeId: edge.target_tree_id,
+      eventId: edge.event_id, time: edge.time_ms === null ? null : iso(edge.time_ms),
+    })),
+  };
+}
