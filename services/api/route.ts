@@ -11,10 +11,11 @@ import type { EventLog, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import type { Store } from '../../storage/store.js';
 import { insertAccessRecords } from '../../storage/tables/access-log.js';
+import { tenantExists } from '../../storage/tables/api-keys.js';
 import type { Logger } from '../logger.js';
 import { authenticate, type Caller } from './auth/authenticate.js';
 import { roleGrants, type Permission } from './auth/roles.js';
-import { ApiError, toApiError } from './errors.js';
+import { ApiError, notFound, toApiError } from './errors.js';
 
 export interface ApiLimits {
   /** Largest page a listing returns. */
@@ -103,8 +104,8 @@ export function registerRoute(app: FastifyInstance, spec: RouteSpec<AnyObject, A
         if (!roleGrants(caller.role, spec.permission)) {
           throw new ApiError('FORBIDDEN', `role '${caller.role}' may not ${spec.summary.toLowerCase()} (needs '${spec.permission}')`);
         }
-        const query = withoutOwnTenant(request.query, caller, access);
-        const body = withoutOwnTenant(request.body, caller, access);
+        const query = await withoutOwnTenant(request.query, caller, access, deps);
+        const body = await withoutOwnTenant(request.body, caller, access, deps);
         result = await spec.handler({
           params: parseInput(spec.params ?? EMPTY, request.params, 'params'),
           query: parseInput(spec.query ?? EMPTY, query, 'query'),
@@ -127,21 +128,22 @@ export function registerRoute(app: FastifyInstance, spec: RouteSpec<AnyObject, A
 }
 
 /**
- * A tenant named in the query or body: the caller's own is dropped (harmless), any other is a
- * request for another tenant's data, answered 404 like a tenant that does not exist, and flagged.
+ * A tenant named in the query or body: the caller's own is dropped (harmless); any other is a
+ * request for another tenant's data, answered 404 as for a tenant that does not exist, and
+ * flagged when that tenant does exist (as for runs and trees).
  */
-function withoutOwnTenant(input: unknown, caller: Caller, access: AccessNote): unknown {
+async function withoutOwnTenant(input: unknown, caller: Caller, access: AccessNote, deps: ApiDeps): Promise<unknown> {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) return input;
   const rest: Record<string, unknown> = { ...(input as Record<string, unknown>) };
   for (const name of TENANT_PARAMETERS) {
     if (!(name in rest)) continue;
-    const named = rest[name];
+    const named = String(rest[name]);
     delete rest[name];
     if (named !== caller.tenantId) {
       access.resourceType = 'tenant';
-      access.resourceId = String(named);
-      access.flagged = true;
-      throw new ApiError('NOT_FOUND', `tenant '${String(named)}' not found`);
+      access.resourceId = named;
+      access.flagged = await tenantExists(deps.store.client, named);
+      throw notFound('tenant', named);
     }
   }
   return rest;

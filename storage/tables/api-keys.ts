@@ -72,3 +72,15 @@ export async function revokeApiKey(client: ClickHouseClient, key: ApiKeyRecord, 
   await client.insert({ table: 'api_keys', values: [toRow(revoked, Math.max(atMs, key.createdAtMs + 1))], format: 'JSONEachRow' });
   return revoked;
 }
+
+/** Whether a tenant is known: it has an API key or a run. */
+export async function tenantExists(client: ClickHouseClient, tenantId: string): Promise<boolean> {
+  const result = await client.query({
+    query: `SELECT 1 FROM api_keys WHERE tenant_id = {tenantId:String} LIMIT 1
+            UNION ALL
+            SELECT 1 FROM runs WHERE tenant_id = {tenantId:String} LIMIT 1`,
+    query_params: { tenantId },
+    format: 'JSONEachRow',
+  });
+  return (await result.json()).length > 0;
+}

@@ -12,8 +12,9 @@ export const reportRoutes = [
     summary: 'Read a cost report',
     query: costReportQuery, response: costReport,
     async handler({ query, caller, access, deps, reply }) {
-      access.resourceId = `${new Date(query.from).toISOString()}..${new Date(query.to).toISOString()}`;
+      // The access log names the tree of a tree's report, else the period.
       if (query.tree !== undefined) await ownedTree(deps, caller, access, query.tree);
+      else access.resourceId = `${new Date(query.from).toISOString()}..${new Date(query.to).toISOString()}`;
       let report;
       try {
         report = await buildCostReport(deps.store.client, {
