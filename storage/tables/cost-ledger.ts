@@ -56,8 +56,9 @@ export function costReportQuery(params: CostReportParams): { query: string; quer
   };
 }
 
+/** Usage, plus the `group_<dimension>` columns asked for (kept by `loose`). */
+const reportRow = usageRow.loose();
 const dimensionValue = z.string().nullable();
-const reportRow = usageRow.extend(Object.fromEntries(COST_DIMENSION_NAMES.map((name) => [`group_${name}`, dimensionValue.optional()])));
 
 /** One group of a report: its dimension values (null where the spans had none) and usage. */
 export interface CostReportRow {
@@ -79,7 +80,7 @@ export async function costReport(client: ClickHouseClient, params: CostReportPar
   if (rows.length > params.maxGroups) throw new ReportTooLarge(params.maxGroups);
   return rows.map((row) => {
     const group: Partial<Record<CostDimension, string | null>> = {};
-    for (const name of params.by) group[name] = (row as Record<string, string | null>)[`group_${name}`] ?? null;
+    for (const name of params.by) group[name] = dimensionValue.parse(row[`group_${name}`] ?? null);
     const { spans, steps, total_cost_micros, unpriced_spans, input_tokens, output_tokens, cached_tokens } = row;
     return { group, usage: { spans, steps, total_cost_micros, unpriced_spans, input_tokens, output_tokens, cached_tokens } };
   });
