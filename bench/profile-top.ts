@@ -77,8 +77,21 @@ function declarationLine(file: string, name: string): number | null {
     lines = readFileSync(file, 'utf8').split('\n');
     sources.set(file, lines);
   }
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const declaration = new RegExp(`(function\\s*\\*?\\s*${escaped}\\b|\\b${escaped}\\s*(\\(|<|=|:\\s*(async\\s*)?\\())`);
-  const index = lines.findIndex((l) => declaration.test(l) && !l.trimStart().startsWith('*') && !l.trimStart().startsWith('//'));
+  const n = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // Most specific first: a function declaration, a method or property definition, a binding;
+  // only then any mention followed by a call or a colon.
+  const patterns = [
+    new RegExp(`function\\s*\\*?\\s*${n}\\b`),
+    new RegExp(`^\\s*(async\\s+)?(get\\s+)?${n}\\s*(<[^>]*>)?\\(.*\\)\\s*(:[^=]*)?\\{\\s*$`),
+    new RegExp(`^\\s*(async\\s+)?${n}\\s*\\(`),
+    new RegExp(`\\b(const|let|var)\\s+${n}\\s*[=:]`),
+    new RegExp(`\\b${n}\\s*[(:]`),
+  ];
+  const code = (l: string) => !l.trimStart().startsWith('*') && !l.trimStart().startsWith('//');
+  let index = -1;
+  for (const pattern of patterns) {
+    index = lines.findIndex((l) => code(l) && pattern.test(l));
+    if (index >= 0) break;
+  }
   return index >= 0 ? index + 1 : null;
 }

@@ -94,37 +94,39 @@ export async function produceRaw(brokers: string[], topic: string, messages: rea
   }
 }
 
-/** Every message currently on a topic, read once from the beginning by a throwaway group. */
-export async function readAll(brokers: string[], topic: string, timeoutMs = 30_000): Promise<LogMessage[]> {
-  const kafka = rawKafka(brokers, 'bench-reader');
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const expected = ends.reduce((total, p) => total + Number(p.high) - Number(p.low), 0);
-  const messages: LogMessage[] = [];
-  if (expected === 0) return messages;
-  const consumer = kafka.consumer({ groupId: `bench-reader-${randomUUID()}`, maxWaitTimeInMs: 100 });
+/**
+ * Visits every committed message on a topic, read from the beginning by a throwaway group.
+ * Offsets cannot say how many to expect: the processor writes in transactions, whose commit
+ * markers take offsets but are no messages. So the scan ends once the topic has been quiet for
+ * `quietMs` after the group joined, which on a topic nobody writes to any more is its end.
+ */
+export async function scanTopic(brokers: string[], topic: string, visit: (message: LogMessage) => void, quietMs = 1_500): Promise<void> {
+  const consumer = rawKafka(brokers, 'bench-reader').consumer({ groupId: `bench-reader-${randomUUID()}`, maxWaitTimeInMs: 100, readUncommitted: false });
   await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  const done = new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`read ${messages.length} of ${expected} messages on ${topic} within ${timeoutMs} ms`)), timeoutMs);
-    void consumer.run({
+  try {
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    const joined = new Promise<void>((ok) => { const off = consumer.on(consumer.events.GROUP_JOIN, () => { off(); ok(); }); });
+    let lastMessageAt = performance.now();
+    await consumer.run({
       autoCommit: false,
-      eachMessage: async ({ partition, message }) => {
-        messages.push({ topic, partition, offset: message.offset, key: message.key?.toString('utf8') ?? null, value: message.value, timestampMs: Number(message.timestamp), headers: {} });
-        if (messages.length >= expected) {
-          clearTimeout(timer);
-          ok();
+      eachBatch: async ({ batch }) => {
+        lastMessageAt = performance.now();
+        for (const m of batch.messages) {
+          visit({ topic, partition: batch.partition, offset: m.offset, key: m.key?.toString('utf8') ?? null, value: m.value, timestampMs: Number(m.timestamp), headers: {} });
         }
       },
     });
-  });
-  try {
-    await done;
+    await joined;
+    lastMessageAt = Math.max(lastMessageAt, performance.now());
+    while (performance.now() - lastMessageAt < quietMs) await new Promise((ok) => setTimeout(ok, 100));
   } finally {
     await consumer.disconnect();
   }
+}
+
+export async function readAll(brokers: string[], topic: string): Promise<LogMessage[]> {
+  const messages: LogMessage[] = [];
+  await scanTopic(brokers, topic, (m) => messages.push(m));
   return messages;
 }
 

@@ -6,11 +6,11 @@
 import { spanEventCodec, controlEventCodec } from '../../schemas/index.js';
 import { createEngine } from '../../streams/engine.js';
 import { startWorker } from '../lib/child.js';
-import { deleteTopics, freshTopics, produceRaw, readAll } from '../lib/kafka.js';
+import { deleteTopics, freshTopics, produceRaw, readAll, scanTopic } from '../lib/kafka.js';
 import { figure, type Figure } from '../lib/results.js';
 import { perSecond } from '../lib/stats.js';
 import { buildWorkload } from '../lib/workload.js';
-import type { DrainInput, DrainMode, DrainResult } from '../workers/drain.js';
+import { describeKafkajsErrors, type DrainInput, type DrainMode, type DrainResult } from '../workers/drain.js';
 import { sized, type BenchContext, type ScenarioOutput } from './scenario.js';
 
 const PARTITIONS = 6;
@@ -45,6 +45,13 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     const loopTrips = controls.filter((c) => c.reason?.detector === 'loop').length;
     const detectors = [...new Set(controls.map((c) => c.reason?.detector ?? 'none'))].join(', ');
 
+    // The processor's state changelog, if it keeps one: what exactly-once costs in bytes.
+    const state = { records: 0, bytes: 0 };
+    if ('processorState' in bench.topics) {
+      ctx.progress('measuring the processor state changelog');
+      await scanTopic(ctx.brokers, bench.topics.processorState, (m) => { state.records += 1; state.bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0); });
+    }
+
     ctx.progress('folding the same spans without Kafka (decode, then the engine)');
     const pure = pureFold(workload.messages.map((m) => m.value));
 
@@ -61,6 +68,11 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       figure('processor RSS, peak', processor.rss.peakMiB, 'MiB', `end ${processor.rss.endMiB.toFixed(0)} MiB, heap ${processor.rss.heapUsedMiB.toFixed(0)} MiB`),
       figure('plain kafkajs consumer RSS, peak', raw.rss.peakMiB, 'MiB'),
       figure('processor group join', processor.joinMs, 'ms'),
+      ...(processor.transactions ? [figure('processor transactions', processor.transactions, 'count', `one per batch: ${Math.round(count / processor.transactions)} spans per transaction`)] : []),
+      ...(state.records > 0 ? [
+        figure('state changelog written', state.bytes / 1024 ** 2, 'MiB', `${state.records.toLocaleString('en-US')} tree snapshots, mean ${Math.round(state.bytes / state.records)} bytes; spans themselves: ${(workload.bytes / 1024 ** 2).toFixed(0)} MiB`),
+        figure('state changelog bytes per span', state.bytes / count, 'bytes', `span on the wire: ${Math.round(workload.bytes / count)} bytes`),
+      ] : []),
       figure('looping trees in the workload', workload.loopingTrees, 'count', `of ${workload.trees.toLocaleString('en-US')} trees`),
       figure('trips (processor stats)', processor.trips ?? Number.NaN, 'count', `control events: ${controls.length}, loop: ${loopTrips}, detectors: ${detectors || 'none'}`),
       figure('trees tripped', trippedTrees.size, 'count', 'distinct tree ids on the control topic'),
@@ -73,6 +85,8 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       : `MISMATCH: ${trippedTrees.size} trees tripped, ${workload.loopingTrees} looping trees in the workload.`);
     if (processor.trips !== controls.length) notes.push(`processor stats() counted ${processor.trips} trips, the control topic holds ${controls.length} control events.`);
     if ((processor.deadLettered ?? 0) > 0) notes.push(`${processor.deadLettered} spans were dead-lettered: the workload should have none.`);
+    const kafkajs = describeKafkajsErrors(processor.kafkajsErrors);
+    if (kafkajs) notes.push(`Processor: ${kafkajs}.`);
     if (processor.count !== count) notes.push(`the processor counted ${processor.count} spans, expected ${count}.`);
     return { figures, notes };
   } finally {

@@ -52,8 +52,12 @@ export interface DrainResult {
   rss: { peakMiB: number; endMiB: number; heapUsedMiB: number };
   trips?: number;
   deadLettered?: number;
+  /** Kafka transactions the processor committed (one per batch, if it is exactly-once). */
+  transactions?: number | null;
   /** Rows in ClickHouse's spans table after the drain (sink only). */
   rowsInStore?: number;
+  /** Errors kafkajs logged (it logs retried ones too), by message, with how often. */
+  kafkajsErrors: Record<string, number>;
 }
 
 class BatchClock {
@@ -108,8 +112,9 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   const clock = new BatchClock(input.expected);
   const memory = rssSampler();
   const groupId = `bench-${input.mode}-${randomUUID().slice(0, 8)}`;
+  const kafkajsErrors: Record<string, number> = {};
   let stopConsumer: () => Promise<void>;
-  let processorStats: (() => { trips: number; deadLettered: number }) | null = null;
+  let processorStats: (() => { trips: number; deadLettered: number; transactions?: number }) | null = null;
   let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
 
   const started = performance.now();
@@ -129,7 +134,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await joined;
     stopConsumer = () => consumer.disconnect();
   } else {
-    const log = timedLog(createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => io.progress(line) }), clock, topics.spans);
+    const log = timedLog(createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => tally(line, kafkajsErrors, io) }), clock, topics.spans);
     if (input.mode === 'processor') {
       const processor = createProcessor({ log, topics, logger: silentLogger, groupId });
       await processor.start();
@@ -159,7 +164,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   } else {
     await io.stopRequested;
   }
-  const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered } : {};
+  const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered, transactions: processorStats().transactions ?? null } : {};
   await stopConsumer();
 
   let rowsInStore: number | undefined;
@@ -184,7 +189,26 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     rss: memory.stop(),
     ...counters,
     ...(rowsInStore !== undefined ? { rowsInStore } : {}),
+    kafkajsErrors,
   };
+}
+
+/**
+ * kafkajs logs every retried error, which under some loads is hundreds of lines: the first of
+ * each kind is shown, all are counted and reported with the result.
+ */
+function tally(line: string, counts: Record<string, number>, io: WorkerIO): void {
+  const error = /"error":"([^"]*)"/.exec(line)?.[1] ?? line.replace(/\{.*$/, '').trim();
+  counts[error] = (counts[error] ?? 0) + 1;
+  if (counts[error] === 1) io.progress(`kafkajs: ${line.length > 300 ? `${line.slice(0, 300)}…` : line}`);
+}
+
+/** `kafkajs logged 12 errors (11x 'The producer attempted ...')`, or null when it logged none. */
+export function describeKafkajsErrors(counts: Record<string, number>): string | null {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return null;
+  const total = entries.reduce((n, [, c]) => n + c, 0);
+  return `kafkajs logged ${total} errors (retried unless the drain failed): ${entries.map(([m, c]) => `${c}x '${m}'`).join('; ')}`;
 }
 
 workerMain(drain);
