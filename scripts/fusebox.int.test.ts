@@ -23,10 +23,13 @@ describe('fusebox CLI', () => {
   });
   afterAll(async () => { await store?.close(); });
 
+  /** A clock that moves a millisecond per reading, so "newest access-log row" is well defined. */
+  let tick = Date.UTC(2026, 3, 1);
+
   async function cli(args: string[], env: Record<string, string> = {}) {
     let out = '';
     let err = '';
-    const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; }, env, now: () => Date.UTC(2026, 3, 1) };
+    const io: CliIo = { out: (t) => { out += t; }, err: (t) => { err += t; }, env, now: () => ++tick };
     const code = await runCli(args, store, io);
     return { code, out, err };
   }
