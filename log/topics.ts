@@ -9,6 +9,10 @@ export interface Topics {
   policies: string;
   /** The processor's state changelog: a compacted snapshot per spawn tree, keyed by tree id. */
   processorState: string;
+  /** Run starts, ends and trips, re-keyed by tenant/agent for the agent stage. */
+  agentSignals: string;
+  /** The agent stage's state changelog: a compacted record per agent. */
+  agentState: string;
 }
 
 export function topicNames(prefix = 'fusebox'): Topics {
@@ -19,6 +23,8 @@ export function topicNames(prefix = 'fusebox'): Topics {
     deadLetter: `${prefix}.dead-letter`,
     policies: `${prefix}.policies`,
     processorState: `${prefix}.processor-state`,
+    agentSignals: `${prefix}.agent-signals`,
+    agentState: `${prefix}.agent-state`,
   });
 }
 
@@ -34,5 +40,7 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
     { topic: topics.policies, partitions: 1, compacted: true },
     // Same count as spans: a tree's snapshot sits in the partition number of its spans.
     { topic: topics.processorState, partitions, compacted: true },
+    { topic: topics.agentSignals, partitions },
+    { topic: topics.agentState, partitions, compacted: true },
   ];
 }

@@ -6,3 +6,4 @@ export * from './span-event.js';
 export * from './control-event.js';
 export * from './breaker-event.js';
 export * from './policy-event.js';
+export * from './agent-signal.js';

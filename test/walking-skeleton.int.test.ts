@@ -21,7 +21,7 @@ import { brokers, eventually, freshKafka } from './kafka.js';
 import { freshStore } from './store.js';
 
 /** A model "thinking" before each tool call: realistic, and the time a trip has to arrive. */
-const THINK_MS = 300;
+const THINK_MS = 500;
 
 describe('walking skeleton: a looping agent halted through real Kafka, recorded in ClickHouse', () => {
   let log: EventLog;

@@ -1,27 +1,23 @@
 /**
- * The breaker processor: a thin shell around the pure engine, exactly once.
+ * The breaker processor: the pure engine inside the exactly-once stage shell
+ * (../transactional-stage.ts).
  *
- * It consumes spans and control events (co-partitioned: partition N of both, keyed by tree
- * id, belongs to one member), folds them through the engine, and for every batch commits in
- * ONE Kafka transaction: the trips and warnings (control topic), their audit records (audit
- * topic), dead letters, the new state of every tree the batch touched (state changelog), and
- * the batch's consumer offsets. A crash anywhere aborts the transaction: the next owner of the
- * partition restores the trees from the changelog and re-reads from the committed offsets, so
- * nothing is lost, repeated or counted twice. Readers downstream read committed only.
- *
- * One transactional producer per input partition (`<group>.p<N>`): whoever owns partition N
- * next fences the previous owner's producer, so a zombie cannot commit after a rebalance.
+ * It consumes spans and control events, co-partitioned (partition N of both, keyed by tree
+ * id, belongs to one member), folds them through the engine, and commits each batch in one
+ * Kafka transaction with: trips and warnings (control topic), their audit records (audit
+ * topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent), the
+ * state of every tree the batch touched (processor-state changelog) and the batch's offsets.
  */
-import { partitionForKey } from '../../log/partitioner.js';
-import type { EventLog, LogBatch, OutgoingMessage, PartitionReader, TransactionalProducer } from '../../log/port.js';
+import type { LogBatch, EventLog, OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { breakerEventCodec, controlEventCodec, SchemaError, type ControlEvent } from '../../schemas/index.js';
+import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, type AgentSignal, type ControlEvent, type SpanEvent } from '../../schemas/index.js';
 import { createEngine, type Engine } from '../../streams/engine.js';
 import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
 import { createPolicyFeed } from '../policy-feed.js';
+import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
 import { decodeSnapshot, encodeSnapshot } from './state-changelog.js';
 
 export interface ProcessorOptions {
@@ -39,9 +35,16 @@ export interface ProcessorStats {
   warnings: number;
   controlsApplied: number;
   deadLettered: number;
-  treesRestored: number;
-  transactions: number;
 }
+
+/** What the agent stage learns of a span: a run starting or ending. */
+function runSignal(event: SpanEvent): AgentSignal | null {
+  if (event.kind !== 'run_start' && event.kind !== 'run_end') return null;
+  const kind = event.kind === 'run_start' ? 'run_started' : event.status === 'error' ? 'run_failed' : 'run_succeeded';
+  return { signalId: `${event.eventId}:${kind}`, tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, treeId: event.treeId, kind, detail: event.error ?? '', timeMs: event.endTimeMs };
+}
+
+const signalMessage = (signal: AgentSignal): OutgoingMessage => ({ key: agentKey(signal.tenantId, signal.agentId), value: agentSignalCodec.encode(signal) });
 
 export function createProcessor(options: ProcessorOptions) {
   const { log, topics, logger } = options;
@@ -49,57 +52,12 @@ export function createProcessor(options: ProcessorOptions) {
   const book = options.policies ?? createPolicyBook();
   const engine: Engine = createEngine({ policies: book });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
-  const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0, treesRestored: 0, transactions: 0 };
-  const producers = new Map<number, TransactionalProducer>();
-  const restored = new Set<number>();
-  let stateReader: PartitionReader | null = null;
-  let partitions = 0;
-  /** Snapshots delivered by the state reader while a partition is being restored. */
-  let restoring: { partition: number; snapshots: Map<string, ReturnType<typeof decodeSnapshot>> } | null = null;
+  const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0 };
 
-  const partitionOf = (treeId: string) => partitionForKey(treeId, partitions);
-
-  async function restore(partition: number): Promise<void> {
-    const found = new Map<string, ReturnType<typeof decodeSnapshot>>();
-    restoring = { partition, snapshots: found };
-    try {
-      await stateReader!.follow(partition, 'beginning');
-    } finally {
-      stateReader!.unfollow(partition);
-      restoring = null;
-    }
-    engine.forget((treeId) => partitionOf(treeId) === partition);
-    for (const [, snapshot] of found) {
-      if (snapshot) {
-        engine.load(snapshot);
-        stats.treesRestored += 1;
-      }
-    }
-    restored.add(partition);
-  }
-
-  async function producerFor(partition: number): Promise<TransactionalProducer> {
-    let producer = producers.get(partition);
-    if (!producer) {
-      producer = await log.transactionalProducer(`${groupId}.p${partition}`);
-      producers.set(partition, producer);
-    }
-    return producer;
-  }
-
-  /** Forget what this partition's trees hold in memory: the changelog is the truth again. */
-  function discard(partition: number): void {
-    restored.delete(partition);
-    engine.forget((treeId) => partitionOf(treeId) === partition);
-  }
-
-  async function handleBatch(batch: LogBatch): Promise<void> {
-    const partition = batch.partition;
-    if (!restored.has(partition)) await restore(partition);
-    const producer = await producerFor(partition);
-
+  function handle(batch: LogBatch): StageOutput {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
+    const signals: OutgoingMessage[] = [];
     const dead: OutgoingMessage[] = [];
     const touched = new Set<string>();
     let spans = 0;
@@ -113,15 +71,21 @@ export function createProcessor(options: ProcessorOptions) {
           dead.push(deadLetterFor('processor', message, decoded.code, decoded.reason));
           continue;
         }
+        const { event } = decoded;
         spans += 1;
-        touched.add(decoded.event.treeId);
-        const outcome = engine.apply(decoded.event);
+        touched.add(event.treeId);
+        const outcome = engine.apply(event);
+        const started = runSignal(event);
+        if (started) signals.push(signalMessage(started));
         for (const control of outcome.controls) {
-          controls.push({ key: decoded.event.treeId, value: controlEventCodec.encode(control) });
+          controls.push({ key: event.treeId, value: controlEventCodec.encode(control) });
           if (control.action === 'warn') warnings += 1;
         }
         for (const audit of outcome.audits) {
           audits.push({ key: audit.treeId, value: breakerEventCodec.encode(audit) });
+          if (audit.action === 'trip') {
+            signals.push(signalMessage({ signalId: audit.eventId, tenantId: audit.tenantId, agentId: audit.agentId, runId: audit.runId, treeId: audit.treeId, kind: 'run_tripped', detail: audit.detector, timeMs: audit.timeMs }));
+          }
           logger.info(audit.action === 'warn' ? 'breaker warning' : 'breaker tripped', { detector: audit.detector, scope: audit.scope, target: audit.target, observed: audit.observed, threshold: audit.threshold, tenant: audit.tenantId, policy: audit.policyId });
         }
       }
@@ -142,67 +106,45 @@ export function createProcessor(options: ProcessorOptions) {
       }
     }
 
-    const state = [...touched].map((treeId) => encodeSnapshot(engine.snapshot(treeId)!));
-    const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
-    const txn = await producer.begin();
-    try {
-      // Control first: it is what stops agents (all of it becomes visible at commit anyway).
-      await txn.send(topics.control, controls);
-      await txn.send(topics.audit, audits);
-      await txn.send(topics.deadLetter, dead);
-      await txn.send(topics.processorState, state);
-      await txn.commit(groupId, [{ topic: batch.topic, partition, offset: next }]);
-    } catch (error) {
-      await txn.abort().catch(() => {});
-      discard(partition);
-      throw error;
-    }
-    stats.transactions += 1;
     stats.spans += spans;
     stats.trips += controls.length - warnings;
     stats.warnings += warnings;
     stats.controlsApplied += applied;
     stats.deadLettered += dead.length;
-    if (dead.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.length, topic: batch.topic, partition });
+    if (dead.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.length, topic: batch.topic, partition: batch.partition });
+    // Control first: it is what stops agents (all of it becomes visible at commit anyway).
+    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.deadLetter, dead]], touched };
   }
 
-  const consumer = log.groupConsumer({
+  const stage = createTransactionalStage({
+    log,
+    logger,
     groupId,
-    topics: [topics.spans, topics.control],
-    fromBeginning: true,
+    inputs: [topics.spans, topics.control],
     coPartitioned: true,
-    commit: 'in-transaction',
-    handleBatch,
-    // A new assignment may have moved trees away and back: restore each partition afresh.
-    onAssignment: () => {
-      restored.clear();
-      engine.forget();
+    changelog: topics.processorState,
+    handle,
+    state: {
+      snapshot: (treeId) => encodeSnapshot(engine.snapshot(treeId)!).value,
+      restore: (treeId, value) => {
+        const snapshot = decodeSnapshot(treeId, value);
+        if (snapshot) engine.load(snapshot);
+      },
+      forget: (which) => engine.forget(which),
     },
-    onCrash: (error) => logger.error('processor consumer crashed', { error: error.message }),
   });
 
   return {
     engine,
     policies: book,
-    stats: (): Readonly<ProcessorStats & { policiesApplied: number; policiesRejected: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected }),
+    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected }),
     async start(): Promise<void> {
-      const [spansPartitions, statePartitions] = await Promise.all([log.partitionCount(topics.spans), log.partitionCount(topics.processorState)]);
-      if (spansPartitions !== statePartitions) {
-        throw new Error(`topics ${topics.spans} (${spansPartitions} partitions) and ${topics.processorState} (${statePartitions}) must have as many partitions: a tree's state must sit in its spans' partition number`);
-      }
-      partitions = spansPartitions;
-      stateReader = log.reader(topics.processorState, (message) => {
-        // Newest wins: compaction may not have run yet, so a key can appear many times.
-        if (restoring && message.partition === restoring.partition && message.key !== null) restoring.snapshots.set(message.key, decodeSnapshot(message.key, message.value));
-      });
-      await stateReader.start();
       await policyFeed.start();
-      await consumer.start();
+      await stage.start();
     },
     async stop(): Promise<void> {
-      await consumer.stop();
-      await Promise.allSettled([policyFeed.stop(), stateReader?.stop(), ...[...producers.values()].map((p) => p.close())]);
-      producers.clear();
+      await stage.stop();
+      await policyFeed.stop();
     },
   };
 }

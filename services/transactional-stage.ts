@@ -1,0 +1,169 @@
+/**
+ * The shell of an exactly-once stream stage: consume input topics as a group, keep keyed state
+ * in memory, and commit each batch as ONE Kafka transaction holding the batch's outputs, the
+ * new state of every key it touched (a compacted changelog partitioned like the input), and
+ * the batch's offsets. A crash anywhere aborts the transaction; whoever owns the partition next
+ * restores its keys from the changelog and re-reads from the committed offsets.
+ *
+ * One transactional producer per input partition (`<group>.p<N>`): the next owner of
+ * partition N fences the previous owner's producer, so a zombie cannot commit after a
+ * rebalance (kafkajs has no KIP-447, which would allow one producer per instance).
+ *
+ * The stage knows nothing of spans or agents: `handle` folds a batch into the caller's state
+ * and says what to publish and which keys changed; `state` says how keys snapshot, restore and
+ * are forgotten.
+ */
+import { partitionForKey } from '../log/partitioner.js';
+import type { EventLog, LogBatch, OutgoingMessage, PartitionReader, TransactionalProducer } from '../log/port.js';
+import type { Logger } from './logger.js';
+
+export interface StageOutput {
+  /** Messages to publish, by topic, in the order given (all visible together at commit). */
+  publish: Array<[topic: string, messages: OutgoingMessage[]]>;
+  /** Keys whose state changed: their snapshots go to the changelog in the same transaction. */
+  touched: Iterable<string>;
+}
+
+export interface KeyedState {
+  /** The key's state as a changelog value (null: a tombstone, the key has no state). */
+  snapshot(key: string): Buffer | null;
+  /** Loads one key's newest changelog value (null: tombstone). */
+  restore(key: string, value: Buffer | null): void;
+  /** Forgets every key `which` selects: the changelog is the truth for them again. */
+  forget(which: (key: string) => boolean): void;
+}
+
+export interface TransactionalStageOptions {
+  log: EventLog;
+  logger: Logger;
+  groupId: string;
+  inputs: string[];
+  /** Several inputs keyed alike: partition N of each goes to one member. */
+  coPartitioned?: boolean;
+  changelog: string;
+  state: KeyedState;
+  handle(batch: LogBatch): Promise<StageOutput> | StageOutput;
+}
+
+export function createTransactionalStage(options: TransactionalStageOptions) {
+  const { log, logger, groupId, state } = options;
+  const producers = new Map<number, TransactionalProducer>();
+  /** Per owned partition: its keys restored and its producer ready (fenced in). */
+  const ready = new Map<number, Promise<void>>();
+  let reader: PartitionReader | null = null;
+  let partitions = 0;
+  let restoring: { partition: number; values: Map<string, Buffer | null> } | null = null;
+  let keysRestored = 0;
+  let transactions = 0;
+
+  const partitionOf = (key: string) => partitionForKey(key, partitions);
+
+  async function restore(partition: number): Promise<void> {
+    const values = new Map<string, Buffer | null>();
+    restoring = { partition, values };
+    try {
+      await reader!.follow(partition, 'beginning');
+    } finally {
+      reader!.unfollow(partition);
+      restoring = null;
+    }
+    state.forget((key) => partitionOf(key) === partition);
+    for (const [key, value] of values) {
+      state.restore(key, value);
+      if (value !== null) keysRestored += 1;
+    }
+  }
+
+  /** Restores a partition and readies its producer, once; a failure lets the next batch retry. */
+  function prepare(partition: number): Promise<void> {
+    let promise = ready.get(partition);
+    if (!promise) {
+      promise = Promise.all([restore(partition), producerFor(partition)]).then(() => undefined);
+      promise.catch(() => ready.delete(partition));
+      ready.set(partition, promise);
+    }
+    return promise;
+  }
+
+  /** What memory holds for this partition may be ahead of what committed: drop it. */
+  function discard(partition: number): void {
+    ready.delete(partition);
+    state.forget((key) => partitionOf(key) === partition);
+  }
+
+  async function producerFor(partition: number): Promise<TransactionalProducer> {
+    let producer = producers.get(partition);
+    if (!producer) {
+      producer = await log.transactionalProducer(`${groupId}.p${partition}`);
+      producers.set(partition, producer);
+    }
+    return producer;
+  }
+
+  async function handleBatch(batch: LogBatch): Promise<void> {
+    const partition = batch.partition;
+    await prepare(partition);
+    const producer = await producerFor(partition);
+    let output: StageOutput;
+    try {
+      output = await options.handle(batch);
+    } catch (error) {
+      discard(partition);
+      throw error;
+    }
+    const changelog = [...output.touched].map((key) => ({ key, value: state.snapshot(key) }));
+    const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
+    const txn = await producer.begin();
+    try {
+      for (const [topic, messages] of output.publish) await txn.send(topic, messages);
+      await txn.send(options.changelog, changelog);
+      await txn.commit(groupId, [{ topic: batch.topic, partition, offset: next }]);
+    } catch (error) {
+      await txn.abort().catch(() => {});
+      discard(partition);
+      throw error;
+    }
+    transactions += 1;
+  }
+
+  const consumer = log.groupConsumer({
+    groupId,
+    topics: options.inputs,
+    fromBeginning: true,
+    coPartitioned: options.coPartitioned,
+    commit: 'in-transaction',
+    handleBatch,
+    // A new assignment may have moved keys away and back: restore each partition afresh, now
+    // rather than at its first batch, so the first decision does not wait for a producer.
+    onAssignment: (assignment) => {
+      ready.clear();
+      state.forget(() => true);
+      const owned = assignment.find((a) => a.topic === options.inputs[0])?.partitions ?? [];
+      for (const partition of owned) prepare(partition).catch((error: Error) => logger.warn('preparing a partition failed; its first batch retries', { partition, error: error.message }));
+    },
+    onCrash: (error) => logger.error('consumer crashed', { group: groupId, error: error.message }),
+  });
+
+  return {
+    stats: () => ({ keysRestored, transactions }),
+    async start(): Promise<void> {
+      const counts = await Promise.all([...options.inputs, options.changelog].map((t) => log.partitionCount(t)));
+      if (new Set(counts).size !== 1) {
+        throw new Error(`topics ${[...options.inputs, options.changelog].map((t, i) => `${t} (${counts[i]})`).join(', ')} must have as many partitions: a key's state must sit in its input's partition number`);
+      }
+      partitions = counts[0]!;
+      reader = log.reader(options.changelog, (message) => {
+        // Newest wins: compaction may not have run yet, so a key can appear many times.
+        if (restoring && message.partition === restoring.partition && message.key !== null) restoring.values.set(message.key, message.value);
+      });
+      await reader.start();
+      await consumer.start();
+      await Promise.allSettled([...ready.values()]);
+    },
+    async stop(): Promise<void> {
+      await consumer.stop();
+      await Promise.allSettled([reader?.stop(), ...[...producers.values()].map((p) => p.close())]);
+      producers.clear();
+    },
+  };
+}
