@@ -52,7 +52,8 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   const ready = new Map<number, Promise<void>>();
   let reader: PartitionReader | null = null;
   let partitions = 0;
-  let restoring: { partition: number; values: Map<string, Buffer | null> } | null = null;
+  /** Changelog values delivered for partitions being restored (several may restore at once). */
+  const restoring = new Map<number, Map<string, Buffer | null>>();
   let keysRestored = 0;
   let transactions = 0;
 
@@ -60,12 +61,12 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
 
   async function restore(partition: number): Promise<void> {
     const values = new Map<string, Buffer | null>();
-    restoring = { partition, values };
+    restoring.set(partition, values);
     try {
       await reader!.follow(partition, 'beginning');
     } finally {
       reader!.unfollow(partition);
-      restoring = null;
+      restoring.delete(partition);
     }
     state.forget((key) => partitionOf(key) === partition);
     for (const [key, value] of values) {
@@ -154,7 +155,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       partitions = counts[0]!;
       reader = log.reader(options.changelog, (message) => {
         // Newest wins: compaction may not have run yet, so a key can appear many times.
-        if (restoring && message.partition === restoring.partition && message.key !== null) restoring.values.set(message.key, message.value);
+        if (message.key !== null) restoring.get(message.partition)?.set(message.key, message.value);
       });
       await reader.start();
       await consumer.start();

@@ -72,9 +72,9 @@ async function scenario(options: { partitions: number; instances: number; kills:
   const start = () => startService('services/processor/main.ts', env);
   const instances: ChildProcess[] = Array.from({ length: options.instances }, start);
 
-  // The load: the log streams in (for about 2.5 s per kill) while processors are killed and restarted.
+  // The load: the log streams in (for about 4 s per kill) while processors are killed and restarted.
   let sent = 0;
-  const chunk = Math.ceil(load.events.length / (25 * Math.max(1, options.kills)));
+  const chunk = Math.ceil(load.events.length / (40 * Math.max(1, options.kills)));
   const feeding = (async () => {
     for (let i = 0; i < load.events.length; i += chunk) {
       await producer.send(topics.spans, load.events.slice(i, i + chunk).map((e) => ({ key: e.treeId, value: spanEventCodec.encode(e) })));
@@ -89,7 +89,7 @@ async function scenario(options: { partitions: number; instances: number; kills:
   const killedAfterMs: number[] = [];
   let killsUnderLoad = 0;
   for (let k = 0; k < options.kills; k++) {
-    const delay = 1_500 + Math.floor(next() * 2_000);
+    const delay = 1_000 + Math.floor(next() * 2_000);
     killedAfterMs.push(delay);
     await new Promise((ok) => setTimeout(ok, delay));
     if (sent < load.events.length) killsUnderLoad += 1;
