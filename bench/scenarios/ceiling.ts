@@ -3,7 +3,7 @@
  * is read against these figures, measured in the same run on the same broker.
  */
 import { startWorker } from '../lib/child.js';
-import { deleteTopics, freshTopics, produceRaw } from '../lib/kafka.js';
+import { deleteTopics, freshTopics, PRELOAD, produceRaw, type RawProduceOptions } from '../lib/kafka.js';
 import { figure, type Figure } from '../lib/results.js';
 import { distribution, perSecond } from '../lib/stats.js';
 import { buildWorkload } from '../lib/workload.js';
@@ -21,27 +21,34 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     { ...figure('span size on the wire', sizes.mean, 'bytes', 'Avro single-object, realistic mix'), distribution: sizes },
   ];
 
-  // Two topics, so the client-shaped produce does not add to the topic the consumer drains.
-  const fast = await freshTopics(ctx.brokers, 'ceiling', PARTITIONS);
+  // One topic per way of producing, so the consumer drains exactly one copy, in order.
+  const ordered = await freshTopics(ctx.brokers, 'ceiling', PARTITIONS);
+  const unordered = await freshTopics(ctx.brokers, 'ceiling-unordered', PARTITIONS);
   const shaped = await freshTopics(ctx.brokers, 'ceiling-shaped', PARTITIONS);
   try {
-    ctx.progress('produce: 1,000 per request, 4 in flight, acks=all');
-    const produced = await produceRaw(ctx.brokers, fast.topics.spans, workload.messages, { partitions: PARTITIONS, batchSize: 1000, inFlight: 4 });
-    const produceRate = perSecond(count, produced.elapsedMs);
-    ctx.progress(`  ${Math.round(produceRate).toLocaleString('en-US')} msgs/s`);
-    figures.push(figure('produce, kafkajs flat out', produceRate, 'msgs/s', '1,000 msgs/request, 4 in flight, acks=all'));
-    figures.push(figure('produce, kafkajs flat out', (produceRate * sizes.mean) / 1024 ** 2, 'MiB/s'));
+    const produce = async (label: string, topic: string, messages: typeof workload.messages, options: Omit<RawProduceOptions, 'partitions'>) => {
+      ctx.progress(`produce ${label}: ${messages.length.toLocaleString('en-US')} spans`);
+      const run = await produceRaw(ctx.brokers, topic, messages, { partitions: PARTITIONS, ...options });
+      const rate = perSecond(messages.length, run.elapsedMs);
+      ctx.progress(`  ${Math.round(rate).toLocaleString('en-US')} msgs/s`);
+      return rate;
+    };
+    // Per-key order kept, as Fusebox needs it: idempotent, one large request at a time.
+    const orderedRate = await produce('in order (idempotent, 5,000 per request, 1 in flight)', ordered.topics.spans, workload.messages, PRELOAD);
+    figures.push(figure('produce, kafkajs, order kept', orderedRate, 'msgs/s', '5,000 msgs/request, 1 in flight, idempotent, acks=all'));
+    figures.push(figure('produce, kafkajs, order kept', (orderedRate * sizes.mean) / 1024 ** 2, 'MiB/s'));
+
+    const sample = workload.messages.slice(0, Math.min(count, sized(ctx, 200_000, 50_000)));
+    // kafkajs's fastest, for reference only: its retries may reorder and duplicate.
+    const unorderedRate = await produce('flat out (1,000 per request, 4 in flight)', unordered.topics.spans, sample, { batchSize: 1000, inFlight: 4 });
+    figures.push(figure('produce, kafkajs, 4 in flight (no order)', unorderedRate, 'msgs/s', '1,000 msgs/request, acks=all; retries may reorder'));
 
     // The client's emitter: batches of 500, one request at a time, idempotent producer.
-    const shapedCount = Math.min(count, sized(ctx, 200_000, 50_000));
-    ctx.progress(`produce shaped like the client: ${shapedCount.toLocaleString('en-US')} spans, 500 per request, 1 in flight, idempotent`);
-    const shapedRun = await produceRaw(ctx.brokers, shaped.topics.spans, workload.messages.slice(0, shapedCount), { partitions: PARTITIONS, batchSize: 500, inFlight: 1, idempotent: true });
-    const shapedRate = perSecond(shapedCount, shapedRun.elapsedMs);
-    ctx.progress(`  ${Math.round(shapedRate).toLocaleString('en-US')} msgs/s`);
+    const shapedRate = await produce('shaped like the client emitter (500 per request, 1 in flight, idempotent)', shaped.topics.spans, sample, { batchSize: 500, inFlight: 1, idempotent: true });
     figures.push(figure('produce, shaped like the client emitter', shapedRate, 'msgs/s', '500 msgs/request, 1 in flight, idempotent, acks=all'));
 
     ctx.progress('consume: plain kafkajs consumer in its own process');
-    const consumer = startWorker<DrainResult>('workers/drain.ts', { mode: 'raw', brokers: ctx.brokers, prefix: fast.prefix, expected: count } satisfies DrainInput, { label: 'raw consumer', progress: ctx.progress, timeoutMs: 180_000 });
+    const consumer = startWorker<DrainResult>('workers/drain.ts', { mode: 'raw', brokers: ctx.brokers, prefix: ordered.prefix, expected: count } satisfies DrainInput, { label: 'raw consumer', progress: ctx.progress, timeoutMs: 180_000 });
     const consumed = await consumer.result;
     ctx.progress(`  ${Math.round(consumed.ratePerSec).toLocaleString('en-US')} msgs/s`);
     figures.push(figure('consume, kafkajs', consumed.ratePerSec, 'msgs/s', `eachBatch, mean batch ${Math.round(consumed.batchSize.mean)} msgs, first batch to last`));
@@ -52,7 +59,9 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     const notes = consumed.count === count ? [] : [`the consumer saw ${consumed.count} messages, expected ${count}`];
     return { figures, notes };
   } finally {
-    await Promise.all([fast.log.close(), shaped.log.close()]);
-    await Promise.all([deleteTopics(ctx.brokers, fast.topics), deleteTopics(ctx.brokers, shaped.topics)]);
+    for (const t of [ordered, unordered, shaped]) {
+      await t.log.close();
+      await deleteTopics(ctx.brokers, t.topics);
+    }
   }
 }

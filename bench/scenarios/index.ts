@@ -16,7 +16,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'ceiling',
     title: 'Ceiling: raw kafkajs on the same broker',
     about:
-      'Realistic spans, encoded exactly as the client encodes them (zod parse, Avro single-object), are produced with plain kafkajs (acks=all) to a fresh 6-partition topic, partitioned with Fusebox\'s murmur2, then drained by a plain kafkajs consumer in its own process (eachBatch, default auto-commit after every batch, `minBytes: 1`, `maxWaitTimeInMs: 25` as Fusebox\'s consumers use). Produce is measured twice: as fast as kafkajs goes (1,000 messages a request, 4 requests in flight) and shaped like the client\'s emitter (500 a request, idempotent, one in flight). Consume rate is from the first batch to the last.',
+      'Realistic spans, encoded exactly as the client encodes them (zod parse, Avro single-object), are produced with plain kafkajs (acks=all) to fresh 6-partition topics, partitioned with Fusebox\'s murmur2, and the in-order copy is then drained by a plain kafkajs consumer in its own process (eachBatch, default auto-commit after every batch, `minBytes: 1`, `maxWaitTimeInMs: 25` as Fusebox\'s consumers use). Produce is measured three ways: keeping per-key order as Fusebox needs (idempotent, 5,000 messages a request, one in flight: also how the other scenarios preload), kafkajs flat out (1,000 a request, 4 in flight, whose retries may reorder and duplicate), and shaped like the client\'s emitter (500 a request, idempotent, one in flight). Consume rate is from the first batch to the last.',
     timeoutMs: 240_000,
   },
   {

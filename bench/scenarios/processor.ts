@@ -6,7 +6,7 @@
 import { spanEventCodec, controlEventCodec } from '../../schemas/index.js';
 import { createEngine } from '../../streams/engine.js';
 import { startWorker } from '../lib/child.js';
-import { deleteTopics, freshTopics, produceRaw, readAll, scanTopic } from '../lib/kafka.js';
+import { deleteTopics, freshTopics, PRELOAD, produceRaw, readAll, scanTopic } from '../lib/kafka.js';
 import { figure, type Figure } from '../lib/results.js';
 import { perSecond } from '../lib/stats.js';
 import { buildWorkload } from '../lib/workload.js';
@@ -24,7 +24,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const bench = await freshTopics(ctx.brokers, 'processor', PARTITIONS);
   try {
     ctx.progress(`preloading ${bench.topics.spans} (${PARTITIONS} partitions)`);
-    const preload = await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, batchSize: 1000, inFlight: 4 });
+    const preload = await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, ...PRELOAD });
     ctx.progress(`  preloaded at ${Math.round(perSecond(count, preload.elapsedMs)).toLocaleString('en-US')} msgs/s`);
 
     // One after the other, never together: each drain gets the machine to itself.

@@ -10,7 +10,7 @@ import { spanEventCodec } from '../../schemas/index.js';
 import { openStore } from '../../storage/store.js';
 import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
 import { startWorker } from '../lib/child.js';
-import { deleteTopics, freshTopics, produceRaw } from '../lib/kafka.js';
+import { deleteTopics, freshTopics, PRELOAD, produceRaw } from '../lib/kafka.js';
 import { figure, type Figure } from '../lib/results.js';
 import { perSecond } from '../lib/stats.js';
 import { buildWorkload, type EncodedSpan } from '../lib/workload.js';
@@ -29,7 +29,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const bench = await freshTopics(ctx.brokers, 'sink', PARTITIONS);
   try {
     ctx.progress(`preloading ${bench.topics.spans} (${PARTITIONS} partitions)`);
-    await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, batchSize: 1000, inFlight: 4 });
+    await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, ...PRELOAD });
 
     ctx.progress('draining with createSink into chDB, in its own process');
     const sink = await startWorker<DrainResult>('workers/drain.ts', { mode: 'sink', brokers: ctx.brokers, prefix: bench.prefix, expected: count, chdbPath: sinkPath } satisfies DrainInput, { label: 'createSink', progress: ctx.progress, timeoutMs: 240_000 }).result;
