@@ -9,6 +9,7 @@
 import { createFusebox } from '../client/index.js';
 import { loadConfig } from '../services/config.js';
 import { createLogger } from '../services/logger.js';
+import { createAgentStage } from '../services/agent-stage/agent-stage.js';
 import { createProcessor } from '../services/processor/processor.js';
 import { openConfiguredStore, openEventLog } from '../services/runtime.js';
 import { runUntilSignal } from '../services/signals.js';
@@ -26,12 +27,13 @@ const { log, topics } = await openEventLog(config, logger);
 const store = await openConfiguredStore(config);
 const processor = createProcessor({ log, topics, logger: logger.child('processor'), groupId: `${config.topicPrefix}.processor` });
 const sink = createSink({ log, topics, store, logger: logger.child('sink'), groupId: `${config.topicPrefix}.sink` });
-await Promise.all([processor.start(), sink.start()]);
+const agentStage = createAgentStage({ log, topics, logger: logger.child('agent-stage'), groupId: `${config.topicPrefix}.agent-stage` });
+await Promise.all([processor.start(), sink.start(), agentStage.start()]);
 
 print('Fusebox: runtime governance for AI agents');
 print(`  event log : ${log.describe}${config.kafkaBrokers ? '' : ' (set KAFKA_BROKERS=host:port to use Kafka)'}`);
 print(`  store     : ${store.describe}`);
-print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink`);
+print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage`);
 print();
 print('Demo: agent "researcher" (tenant "demo") retries a failing web_search with identical arguments.');
 
@@ -68,14 +70,14 @@ if (!result.halted) {
 
 if (config.kafkaBrokers) {
   print();
-  print(`Fusebox keeps running on ${log.describe} (processor and sink) for your agents. Ctrl-C stops it.`);
+  print(`Fusebox keeps running on ${log.describe} (processor, agent stage and sink) for your agents. Ctrl-C stops it.`);
   await runUntilSignal(logger, shutdown);
 } else {
   await shutdown();
 }
 
 async function shutdown(): Promise<void> {
-  await Promise.allSettled([processor.stop(), sink.stop()]);
+  await Promise.allSettled([processor.stop(), sink.stop(), agentStage.stop()]);
   await log.close();
   await store.close();
 }

@@ -9,6 +9,8 @@
  */
 import type { Disposition, PolicyEvent } from '../schemas/index.js';
 import { detectorByName, type Detector, type DetectorName } from './detectors/index.js';
+import type { z } from 'zod';
+import { AGENT_BREAKER, agentBreakerParams, type agentBreakerPolicy } from './agent-breaker.js';
 import { redactParams, type RedactParams } from './redact.js';
 
 export interface PolicyRef {
@@ -30,9 +32,20 @@ export interface Subject {
   tags: readonly string[];
 }
 
+/** What policy selection needs of a detector (span detectors, and the agent breaker). */
+export type Selectable = Pick<Detector, 'name' | 'defaults'> | typeof agentBreakerPolicy;
+
 export interface PolicySource {
   /** The governing policy for `detector`, or null when the detector is off for this subject. */
-  resolve(detector: Detector, subject: Subject): Governing | null;
+  resolve(detector: Selectable, subject: Subject): Governing | null;
+}
+
+/** How a policy's string parameters parse, by detector; undefined for an unknown detector.
+ *  Redaction is applied by the sink and the agent breaker by the agent stage, from books like this. */
+function paramsSchema(detector: string): z.ZodType | undefined {
+  if (detector === 'redact') return redactParams;
+  if (detector === AGENT_BREAKER) return agentBreakerParams;
+  return detectorByName.get(detector as DetectorName)?.params;
 }
 
 export type PolicyChange = { ok: true; policy: PolicyEvent | null } | { ok: false; policyId: string; reason: string };
@@ -47,7 +60,7 @@ export const builtinRef = (detector: DetectorName): PolicyRef => ({ policyId: `b
 
 /** Built-in defaults only: what a tenant with no policies gets. */
 export const builtinPolicies: PolicySource = Object.freeze({
-  resolve(detector: Detector): Governing | null {
+  resolve(detector: Selectable): Governing | null {
     return detector.defaults ? { params: detector.defaults, disposition: 'block' as const, ref: builtinRef(detector.name) } : null;
   },
 });
@@ -103,10 +116,9 @@ export function createPolicyBook() {
         return { ok: true, policy: null };
       }
       if (held && held.event.version >= event.version) return { ok: true, policy: held.event };
-      const detector = detectorByName.get(event.detector as DetectorName);
-      if (!detector && event.detector !== 'redact') return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys()].join(', ')}, redact)` };
-      // Redaction is applied by the sink, from the same book.
-      const parsed = (detector ? detector.params : redactParams).safeParse(event.params);
+      const schema = paramsSchema(event.detector);
+      if (!schema) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys(), AGENT_BREAKER, 'redact'].join(', ')})` };
+      const parsed = schema.safeParse(event.params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
         return { ok: false, policyId, reason: `params.${issue.path.join('.') || '(root)'}: ${issue.message}` };
@@ -117,7 +129,7 @@ export function createPolicyBook() {
       return { ok: true, policy: event };
     },
 
-    resolve(detector: Detector, subject: Subject): Governing | null {
+    resolve(detector: Selectable, subject: Subject): Governing | null {
       const candidates = index.get(subject.tenantId)?.get(detector.name);
       if (candidates) {
         for (const entry of candidates) {

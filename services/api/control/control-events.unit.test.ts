@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../log/partitioner.js';
 import { controlEventCodec } from '../../../schemas/index.js';
-import { controlMessages, keysCoveringPartitions, operatorControlEvent, type OperatorCommand } from './control-events.js';
+import { controlMessages, keysCoveringPartitions } from '../../control-messages.js';
+import { operatorControlEvent, type OperatorCommand } from './control-events.js';
 
 const command = (target: OperatorCommand['target'], action: OperatorCommand['action'] = 'halt'): OperatorCommand => ({
   eventId: 'ev-1', tenantId: 'acme', target, action, message: 'halted by operator (key k1): runaway', timeMs: 1_700_000_000_000,

@@ -6,7 +6,8 @@ import type { ControlEvent } from '../../../schemas/index.js';
 import { insertControlAction } from '../../../storage/tables/control-actions.js';
 import { ApiError } from '../errors.js';
 import type { ApiDeps } from '../route.js';
-import { controlMessages, operatorControlEvent, type OperatorCommand } from './control-events.js';
+import { controlMessages } from '../../control-messages.js';
+import { operatorControlEvent, type OperatorCommand } from './control-events.js';
 
 export async function publishOperatorCommand(deps: ApiDeps, command: OperatorCommand, keyId: string): Promise<{ event: ControlEvent; messages: number }> {
   const event = operatorControlEvent(command);

@@ -1,0 +1,138 @@
+/**
+ * The agent stage: the second stage of the breaker engine, keyed by tenant/agent. It folds the
+ * run signals the processor emits (started, succeeded, failed, tripped) through the pure agent
+ * breaker (streams/agent-breaker.ts) for every agent whose tenant opted in with an
+ * `agent_breaker` policy, and publishes agent-scope trips and resets to every control partition
+ * (so each of the agent's clients hears them), run-scope refusals while half-open, and audit
+ * records. Exactly once, in the same transactional shell as the processor.
+ */
+import type { EventLog, LogBatch, OutgoingMessage } from '../../log/port.js';
+import type { Topics } from '../../log/topics.js';
+import { agentSignalCodec, breakerEventCodec, SchemaError, type AgentSignal, type BreakerEvent, type ControlEvent } from '../../schemas/index.js';
+import { AGENT_BREAKER, agentBreakerPolicy, initialAgentState, step, tick, type AgentBreakerParams, type AgentDecision, type AgentState } from '../../streams/agent-breaker.js';
+import { createPolicyBook, type Governing, type PolicyBook } from '../../streams/policies.js';
+import { controlMessages } from '../control-messages.js';
+import { deadLetterFor } from '../dead-letter.js';
+import type { Logger } from '../logger.js';
+import { createPolicyFeed } from '../policy-feed.js';
+import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+
+export interface AgentStageOptions {
+  log: EventLog;
+  topics: Topics;
+  logger: Logger;
+  groupId?: string;
+  policies?: PolicyBook;
+}
+
+export function createAgentStage(options: AgentStageOptions) {
+  const { log, topics, logger } = options;
+  const book = options.policies ?? createPolicyBook();
+  const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
+  const agents = new Map<string, AgentState>();
+  const stats = { signals: 0, trips: 0, resets: 0 };
+  let controlPartitions = 0;
+
+  const governing = (state: { tenantId: string; agentId: string }, runId: string): Governing | null =>
+    book.resolve(agentBreakerPolicy, { tenantId: state.tenantId, agentId: state.agentId, runId, tags: [] });
+
+  function publish(decision: AgentDecision, state: AgentState, policy: Governing, controls: OutgoingMessage[], audits: OutgoingMessage[]): void {
+    const control: ControlEvent = {
+      eventId: decision.eventId, tenantId: state.tenantId, scope: decision.scope, target: decision.target,
+      treeId: decision.scope === 'run' ? decision.treeId : null, action: decision.action,
+      reason: { detector: AGENT_BREAKER, threshold: decision.threshold, observed: decision.observed, windowMs: decision.windowMs, message: decision.message },
+      policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, timeMs: decision.timeMs,
+    };
+    controls.push(...controlMessages(control, controlPartitions));
+    const audit: BreakerEvent = {
+      eventId: decision.eventId, tenantId: state.tenantId, agentId: state.agentId, runId: decision.runId, treeId: decision.treeId,
+      scope: decision.scope, target: decision.target, action: decision.action, detector: AGENT_BREAKER,
+      threshold: decision.threshold, observed: decision.observed, windowMs: decision.windowMs,
+      policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, lastAction: `agent breaker ${state.breaker.state}`,
+      triggerEventId: decision.runId, stepsElapsed: 0, runCostMicros: 0, treeCostMicros: 0, message: decision.message, timeMs: decision.timeMs,
+    };
+    audits.push({ key: decision.treeId, value: breakerEventCodec.encode(audit) });
+    if (decision.action === 'trip') stats.trips += 1;
+    else stats.resets += 1;
+    logger.info(`agent breaker ${decision.action}`, { scope: decision.scope, target: decision.target, tenant: state.tenantId, message: decision.message });
+  }
+
+  function handle(batch: LogBatch): StageOutput {
+    const controls: OutgoingMessage[] = [];
+    const audits: OutgoingMessage[] = [];
+    const dead: OutgoingMessage[] = [];
+    const touched = new Set<string>();
+    let watermark = 0;
+    let last: AgentSignal | null = null;
+    for (const message of batch.messages) {
+      let signal: AgentSignal;
+      try {
+        signal = agentSignalCodec.decode(message.value ?? Buffer.alloc(0));
+      } catch (error) {
+        if (!(error instanceof SchemaError)) throw error;
+        dead.push(deadLetterFor('agent-stage', message, error.code, error.message));
+        continue;
+      }
+      stats.signals += 1;
+      watermark = Math.max(watermark, signal.timeMs);
+      last = signal;
+      const key = message.key!;
+      const state = agents.get(key) ?? initialAgentState(signal.tenantId, signal.agentId);
+      const policy = governing(state, signal.runId);
+      if (!policy) continue; // this agent's tenant has not opted in
+      const out = step(state, signal, policy.params as AgentBreakerParams);
+      agents.set(key, out.state);
+      touched.add(key);
+      for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits);
+    }
+    // Time moves for every agent of the partition: an open breaker half-opens once any signal
+    // shows its cooldown is over, even if the agent itself stays quiet.
+    if (last) {
+      for (const [key, state] of agents) {
+        if (state.breaker.state !== 'open' || touched.has(key)) continue;
+        const policy = governing(state, last.runId);
+        if (!policy) continue;
+        const out = tick(state, watermark, policy.params as AgentBreakerParams, { runId: last.runId, treeId: last.treeId });
+        if (out.decisions.length === 0) continue;
+        agents.set(key, out.state);
+        touched.add(key);
+        for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits);
+      }
+    }
+    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]], touched };
+  }
+
+  const stage = createTransactionalStage({
+    log,
+    logger,
+    groupId: options.groupId ?? 'fusebox-agent-stage',
+    inputs: [topics.agentSignals],
+    changelog: topics.agentState,
+    handle,
+    state: {
+      snapshot: (key) => Buffer.from(JSON.stringify(agents.get(key))),
+      restore: (key, value) => {
+        if (value === null) agents.delete(key);
+        else agents.set(key, JSON.parse(value.toString('utf8')) as AgentState);
+      },
+      forget: (which) => { for (const key of [...agents.keys()]) if (which(key)) agents.delete(key); },
+    },
+  });
+
+  return {
+    policies: book,
+    agent: (key: string): Readonly<AgentState> | undefined => agents.get(key),
+    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
+    async start(): Promise<void> {
+      controlPartitions = await log.partitionCount(topics.control);
+      await policyFeed.start();
+      await stage.start();
+    },
+    async stop(): Promise<void> {
+      await stage.stop();
+      await policyFeed.stop();
+    },
+  };
+}
+
+export type AgentStage = ReturnType<typeof createAgentStage>;
