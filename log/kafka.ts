@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, PartitionReader, TopicSpec, Transaction, TransactionalProducer } from './port.js';
+import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, OutgoingMessage, PartitionReader, TopicSpec, Transaction, TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -114,12 +114,18 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       return {
         async begin(): Promise<Transaction> {
           const txn = await producer.transaction();
-          return {
-            async send(topic, messages) {
-              if (messages.length === 0) return;
+          const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
+            const topicMessages = [];
+            for (const [topic, messages] of entries) {
+              if (messages.length === 0) continue;
               const partitions = await partitionCount(topic);
-              await txn.send({ topic, acks: -1, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })) });
-            },
+              topicMessages.push({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })) });
+            }
+            if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
+          };
+          return {
+            send: (topic, messages) => sendBatch([[topic, messages]]),
+            sendBatch,
             async commit(groupId, offsets) {
               if (offsets.length > 0) {
                 const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();

@@ -76,11 +76,17 @@ export function createMemoryLog(): EventLog {
           check();
           const pending: Array<[string, OutgoingMessage[]]> = [];
           let open = true;
+          const send = (topic: string, messages: OutgoingMessage[]) => {
+            check();
+            partitionsOf(topic);
+            pending.push([topic, messages]);
+          };
           return {
             async send(topic, messages) {
-              check();
-              partitionsOf(topic);
-              pending.push([topic, messages]);
+              send(topic, messages);
+            },
+            async sendBatch(entries) {
+              for (const [topic, messages] of entries) send(topic, messages);
             },
             async commit(groupId: string, offsets: OffsetToCommit[]) {
               check();

@@ -85,6 +85,8 @@ export interface OffsetToCommit {
  */
 export interface Transaction {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  /** Several topics in one request: fewer round trips than one `send` per topic. */
+  sendBatch(entries: Array<[topic: string, messages: OutgoingMessage[]]>): Promise<void>;
   commit(groupId: string, offsets: OffsetToCommit[]): Promise<void>;
   abort(): Promise<void>;
 }

@@ -62,7 +62,7 @@ describe('runtime policies (real Kafka, chDB)', () => {
     let halted: RunHalted | null = null;
     try {
       for (let i = 0; i < times; i++) {
-        await new Promise((ok) => setTimeout(ok, 250)); // the model deciding to poll again
+        await new Promise((ok) => setTimeout(ok, 500)); // the model deciding to poll again
         await run.tool('job.status', { job: 42 }, async () => { calls += 1; return { state: 'pending' }; });
       }
     } catch (error) {

@@ -116,8 +116,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
     const txn = await producer.begin();
     try {
-      for (const [topic, messages] of output.publish) await txn.send(topic, messages);
-      await txn.send(options.changelog, changelog);
+      await txn.sendBatch([...output.publish, [options.changelog, changelog]]);
       await txn.commit(groupId, [{ topic: batch.topic, partition, offset: next }]);
     } catch (error) {
       await txn.abort().catch(() => {});
