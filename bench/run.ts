@@ -5,7 +5,9 @@
  *   npm run bench -- processor sink    only these; their entries in BENCHMARKS.md are refreshed, the rest kept
  *   npm run bench -- --short           every scenario, small (under 3 minutes); prints, writes nothing
  *   options: --no-write (full run that leaves BENCHMARKS.md alone), --write (a short run that writes anyway),
- *            --profile (CPU profiles of every bench process into bench/.profiles/), --help
+ *            --profile (CPU profiles of every bench process into bench/.profiles/; read them with
+ *            `npx tsx bench/profile-top.ts bench/.profiles/*.cpuprofile`), --render (rewrite
+ *            BENCHMARKS.md from bench/results.json without running anything), --help
  *
  * It starts a single-node Kafka 3.9.1 broker (scripts/kafka/broker.ts) unless KAFKA_BROKERS
  * names one, runs each scenario in a fresh Node process (bench/workers/scenario.ts), and stops
@@ -34,13 +36,14 @@ interface Args {
   short: boolean;
   write: boolean;
   profile: boolean;
+  render: boolean;
 }
 
 function parseArgs(argv: string[]): Args | null {
   const flags = new Set(argv.filter((a) => a.startsWith('--')));
   const names = argv.filter((a) => !a.startsWith('--'));
   if (flags.has('--help')) return null;
-  const unknownFlag = [...flags].find((f) => !['--short', '--write', '--no-write', '--profile'].includes(f));
+  const unknownFlag = [...flags].find((f) => !['--short', '--write', '--no-write', '--profile', '--render'].includes(f));
   if (unknownFlag) throw new Error(`unknown option ${unknownFlag}; try --help`);
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; scenarios: ${SCENARIOS.map((s) => s.name).join(', ')}`);
@@ -51,12 +54,13 @@ function parseArgs(argv: string[]): Args | null {
     // Short figures are a quick check, not a record: they replace nothing unless asked.
     write: flags.has('--write') || (!short && !flags.has('--no-write')),
     profile: flags.has('--profile'),
+    render: flags.has('--render'),
   };
 }
 
 function usage(): string {
   return [
-    'usage: npm run bench [-- [scenario ...] [--short] [--no-write | --write] [--profile]]',
+    'usage: npm run bench [-- [scenario ...] [--short] [--no-write | --write] [--profile] | --render]',
     '',
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(13)} ${s.title}`),
     '',
@@ -74,6 +78,12 @@ async function main(): Promise<number> {
   const args = parseArgs(argv);
   if (!args) {
     process.stdout.write(`${usage()}\n`);
+    return 0;
+  }
+  const resultsPath = join(root, 'bench', 'results.json');
+  if (args.render) {
+    writeBenchmarks(join(root, 'BENCHMARKS.md'), loadResults(resultsPath), SCENARIOS);
+    print('rewrote BENCHMARKS.md from bench/results.json');
     return 0;
   }
   const external = process.env.KAFKA_BROKERS?.trim() || null;
@@ -134,7 +144,6 @@ async function main(): Promise<number> {
   process.stdout.write(`\n${textTable(results)}\n\n`);
   if (args.write && results.length > 0) {
     const run: RunRecord = { date: new Date(started).toISOString(), command: commandLine(argv), mode: args.short ? 'short' : 'full', machine };
-    const resultsPath = join(root, 'bench', 'results.json');
     const file = mergeResults(loadResults(resultsPath), run, results);
     writeFileSync(resultsPath, `${JSON.stringify(file, null, 2)}\n`);
     writeBenchmarks(join(root, 'BENCHMARKS.md'), file, SCENARIOS);

@@ -92,9 +92,9 @@ function render(file: ResultsFile, catalogue: readonly ScenarioInfo[]): string {
 
   out.push('## Results', '');
   for (const { info, stored } of entries) {
-    out.push(`### ${info.name}: ${info.title}`, '');
+    out.push(`### ${info.title}`, '');
     out.push(info.about, '');
-    out.push(`Measured ${stored.run.date.replace('T', ' ').slice(0, 16)} UTC, ${stored.run.mode} mode, in ${seconds(stored.result.durationMs)}.`, '');
+    out.push(`Scenario \`${info.name}\` (\`npm run bench -- ${info.name}\`), measured ${stored.run.date.replace('T', ' ').slice(0, 16)} UTC, ${stored.run.mode} mode, in ${seconds(stored.result.durationMs)}.`, '');
     out.push(markdownTable(stored.result), '');
     for (const note of stored.result.notes) out.push(`- ${note}`);
     if (stored.result.notes.length > 0) out.push('');
