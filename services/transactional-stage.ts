@@ -121,6 +121,10 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     } catch (error) {
       await txn.abort().catch(() => {});
       discard(partition);
+      // A producer whose transaction failed may be stuck mid-state ("concurrent operation on
+      // the same transaction" ever after): replace it. The new one, same id, fences the old.
+      producers.delete(partition);
+      await producer.close().catch(() => {});
       throw error;
     }
     transactions += 1;

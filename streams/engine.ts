@@ -51,8 +51,24 @@ export interface TreeLedger {
   states: Partial<Record<DetectorName, unknown>>;
   /** Keyed `scope:target` (run or tree). Absent means closed, episode 0. */
   breakers: Map<string, BreakerRecord>;
-  /** Event ids already folded, so a redelivered event changes nothing. Bounded. */
+  /** Fingerprints of the event ids already folded, so a redelivered event changes nothing. Bounded. */
   seen: Set<string>;
+}
+
+/**
+ * 64 bits of an event id (two FNV-1a variants), as 16 hex chars: the dedup window travels in
+ * every state snapshot, so it holds fingerprints rather than whole ids (a UUID is 36 chars).
+ * Within a window of a few hundred ids per tree a collision is a 1-in-10^14 event.
+ */
+export function eventFingerprint(eventId: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ eventId.length;
+  for (let i = 0; i < eventId.length; i++) {
+    const c = eventId.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }
 
 export interface Outcome {
@@ -83,7 +99,7 @@ const NOTHING: Outcome = Object.freeze({ controls: [], audits: [] }) as unknown 
 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
-  const dedupeWindow = options.dedupeWindow ?? 512;
+  const dedupeWindow = options.dedupeWindow ?? 256;
   const trees = new Map<string, TreeLedger>();
 
   function treeLedger(tenantId: string, treeId: string): TreeLedger {
@@ -98,8 +114,9 @@ export function createEngine(options: EngineOptions = {}) {
   /** Folds the event in; returns the ledgers, or null for a duplicate. */
   function evolve(event: SpanEvent): { tree: TreeLedger; run: RunLedger } | null {
     const tree = treeLedger(event.tenantId, event.treeId);
-    if (tree.seen.has(event.eventId)) return null;
-    tree.seen.add(event.eventId);
+    const fingerprint = eventFingerprint(event.eventId);
+    if (tree.seen.has(fingerprint)) return null;
+    tree.seen.add(fingerprint);
     if (tree.seen.size > dedupeWindow) tree.seen.delete(tree.seen.values().next().value as string);
 
     let run = tree.runs.get(event.runId);
@@ -198,18 +215,13 @@ export function createEngine(options: EngineOptions = {}) {
     /** The tree's state as data (a deep copy: later events do not change it). */
     snapshot(treeId: string): TreeSnapshot | undefined {
       const tree = trees.get(treeId);
-      if (!tree) return undefined;
-      return structuredClone({
-        v: 1 as const,
-        tenantId: tree.tenantId,
-        treeId: tree.treeId,
-        costMicros: tree.costMicros,
-        tokens: tree.tokens,
-        runs: [...tree.runs],
-        states: tree.states,
-        breakers: [...tree.breakers],
-        seen: [...tree.seen],
-      });
+      return tree ? structuredClone(asSnapshot(tree)) : undefined;
+    },
+
+    /** The tree's state as JSON, with no intermediate copy: what the changelog stores. */
+    snapshotJson(treeId: string): string | undefined {
+      const tree = trees.get(treeId);
+      return tree ? JSON.stringify(asSnapshot(tree)) : undefined;
     },
 
     /** Replaces a tree's state with a snapshot (restoring from the changelog). */
@@ -243,6 +255,21 @@ export function createEngine(options: EngineOptions = {}) {
 }
 
 export type Engine = ReturnType<typeof createEngine>;
+
+/** A view of the live ledger in snapshot shape; copy or serialize it before the next event. */
+function asSnapshot(tree: TreeLedger): TreeSnapshot {
+  return {
+    v: 1,
+    tenantId: tree.tenantId,
+    treeId: tree.treeId,
+    costMicros: tree.costMicros,
+    tokens: tree.tokens,
+    runs: [...tree.runs],
+    states: tree.states,
+    breakers: [...tree.breakers],
+    seen: [...tree.seen],
+  };
+}
 
 function isOpen(tree: TreeLedger, scope: 'run' | 'tree', target: string): boolean {
   const record = tree.breakers.get(`${scope}:${target}`);

@@ -18,7 +18,7 @@ import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
-import { decodeSnapshot, encodeSnapshot } from './state-changelog.js';
+import { decodeSnapshot } from './state-changelog.js';
 
 export interface ProcessorOptions {
   log: EventLog;
@@ -125,7 +125,7 @@ export function createProcessor(options: ProcessorOptions) {
     changelog: topics.processorState,
     handle,
     state: {
-      snapshot: (treeId) => encodeSnapshot(engine.snapshot(treeId)!).value,
+      snapshot: (treeId) => Buffer.from(engine.snapshotJson(treeId)!),
       restore: (treeId, value) => {
         const snapshot = decodeSnapshot(treeId, value);
         if (snapshot) engine.load(snapshot);

@@ -7,12 +7,9 @@
  * JSON rather than Avro: it is private to the processor, read back only by the same code, and
  * its shape follows the detectors' state; `v` guards against reading a future layout.
  */
-import type { OutgoingMessage } from '../../log/port.js';
 import type { TreeSnapshot } from '../../streams/engine.js';
 
-export function encodeSnapshot(snapshot: TreeSnapshot): OutgoingMessage {
-  return { key: snapshot.treeId, value: Buffer.from(JSON.stringify(snapshot)) };
-}
+// Encoding is `engine.snapshotJson(treeId)`: serialized straight from the live ledger.
 
 export class UnreadableSnapshot extends Error {
   readonly code = 'UNREADABLE_SNAPSHOT';
