@@ -68,7 +68,9 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       const missing = specs.filter((s) => !existing.has(s.topic));
       if (missing.length > 0) {
         await client.createTopics({
-          waitForLeaders: true,
+          // kafkajs's own wait retries only LEADER_NOT_AVAILABLE, while a KRaft broker may
+          // briefly answer UNKNOWN_TOPIC_OR_PARTITION for a topic it just created: wait below.
+          waitForLeaders: false,
           topics: missing.map((s) => ({
             topic: s.topic,
             numPartitions: s.partitions,
@@ -80,6 +82,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           })),
         });
       }
+      await waitForLeaders(client, specs.map((s) => s.topic));
     },
     partitionCount,
     async producer(): Promise<LogProducer> {
@@ -238,7 +241,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
         async follow(partition: number, from: 'end' | 'beginning' = 'end') {
           if (followed.has(partition)) return;
-          const offsets = await (await getAdmin()).fetchTopicOffsets(topic);
+          const offsets = await retrying(async () => (await getAdmin()).fetchTopicOffsets(topic));
           const bounds = offsets.find((o) => o.partition === partition);
           if (!bounds) throw new Error(`topic '${topic}' has no partition ${partition}`);
           followed.add(partition);
@@ -269,6 +272,37 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       admin = null;
     },
   };
+}
+
+/**
+ * Retries a metadata-dependent admin call a few times: kafkajs's fetchTopicOffsets throws a
+ * TypeError rather than a retriable error when its metadata lacks the topic for a moment
+ * (seen right after topic creation and under load).
+ */
+async function retrying<T>(call: () => Promise<T>, attempts = 10): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((ok) => setTimeout(ok, 50 * attempt));
+    }
+  }
+}
+
+/** Until every partition of `topics` has a leader; metadata errors of fresh topics are retried. */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (found.length === topics.length && found.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))) return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leader after ${timeoutMs} ms`);
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
 }
 
 function onceJoined(consumer: Consumer): Promise<void> {
