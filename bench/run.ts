@@ -21,7 +21,7 @@ import { startKafkaBroker, type KafkaBroker } from '../scripts/kafka/broker.js';
 import { killAllWorkers, startWorker } from './lib/child.js';
 import { warmBroker } from './lib/kafka.js';
 import { seconds, textTable } from './lib/format.js';
-import { machineInfo } from './lib/machine.js';
+import { describeCommit, machineInfo } from './lib/machine.js';
 import { loadResults, mergeResults, writeBenchmarks, type RunRecord } from './lib/report.js';
 import type { ScenarioResult } from './lib/results.js';
 import { SCENARIOS } from './scenarios/index.js';
@@ -126,8 +126,9 @@ async function main(): Promise<number> {
         progress: print,
         timeoutMs: args.short ? Math.min(info.timeoutMs, 150_000) : info.timeoutMs,
       });
+      const commit = describeCommit();
       try {
-        const result = await worker.result;
+        const result = { ...(await worker.result), commit };
         results.push(result);
         print(`── ${name} done in ${seconds(result.durationMs)}`);
         for (const note of result.notes) print(`   note: ${note}`);

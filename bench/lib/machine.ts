@@ -39,7 +39,7 @@ export function currentLoad(): [number, number, number] {
  * Other engineers edit this checkout while benchmarks run, so "which code" is the commit plus
  * the list of source folders with uncommitted changes at the time.
  */
-function describeCommit(): string {
+export function describeCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'schemas', 'streams', 'services', 'client', 'log', 'storage'], { encoding: 'utf8' })

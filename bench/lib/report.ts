@@ -62,15 +62,15 @@ function render(file: ResultsFile, catalogue: readonly ScenarioInfo[]): string {
     out.push(`| Node.js | ${m.node} |`);
     out.push(`| Kafka | ${m.kafka} |`);
     out.push('| ClickHouse | chDB (embedded) through @clickhouse/client, data in a temp folder |');
-    out.push(`| code measured | ${m.commit} |`);
+    out.push(`| code measured | ${m.commit} at the start of the run; each scenario's own in the Runs table |`);
     out.push('');
   }
 
   out.push('## Runs', '');
-  out.push('| scenario | date (UTC) | command | mode | load average at start (1/5/15 min) | took |', '| --- | --- | --- | --- | --- | ---: |');
+  out.push('| scenario | date (UTC) | command | mode | code | load average at start (1/5/15 min) | took |', '| --- | --- | --- | --- | --- | --- | ---: |');
   for (const { info, stored } of entries) {
     const { run, result } = stored;
-    out.push(`| ${info.name} | ${run.date.replace('T', ' ').slice(0, 16)} | \`${run.command}\` | ${run.mode} | ${run.machine.loadAtStart.join(' / ')} | ${seconds(result.durationMs)} |`);
+    out.push(`| ${info.name} | ${run.date.replace('T', ' ').slice(0, 16)} | \`${run.command}\` | ${run.mode} | ${result.commit ?? run.machine.commit} | ${run.machine.loadAtStart.join(' / ')} | ${seconds(result.durationMs)} |`);
   }
   const shared = entries.filter((e) => e.stored.run.machine.loadAtStart[0] >= 0.5);
   if (shared.length > 0) {

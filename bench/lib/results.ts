@@ -23,6 +23,8 @@ export interface ScenarioResult {
   /** Sentences for the report: checks that passed or failed, caveats. */
   notes: string[];
   durationMs: number;
+  /** The code this scenario measured, read when it started: others commit while a run goes on. */
+  commit?: string;
 }
 
 export function figure(metric: string, value: number, unit: Unit, note?: string): Figure {
