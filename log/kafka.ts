@@ -107,7 +107,13 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       };
     },
     async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
-      const producer: Producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 30_000, createPartitioner: Partitioners.DefaultPartitioner });
+      const producer: Producer = kafka.producer({
+        transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 30_000, createPartitioner: Partitioners.DefaultPartitioner,
+        // Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the coordinator still
+        // writes the previous one's markers; the Java client retries that after 20 ms. kafkajs's
+        // 100 ms first backoff added that much to every trip; many short retries instead.
+        retry: { initialRetryTime: 10, maxRetryTime: 1_000, retries: 30 },
+      });
       await producer.connect();
       const close = () => producer.disconnect();
       closers.add(close);
