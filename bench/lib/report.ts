@@ -91,6 +91,7 @@ function render(file: ResultsFile, catalogue: readonly ScenarioInfo[]): string {
   }
 
   out.push('## Results', '');
+  out.push('Where p50 / p99 / max are given, the value column is the mean of the same samples; n is how many.', '');
   for (const { info, stored } of entries) {
     out.push(`### ${info.title}`, '');
     out.push(info.about, '');

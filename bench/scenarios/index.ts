@@ -23,7 +23,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'processor',
     title: 'Processor: draining a preloaded spans topic',
     about:
-      'A 6-partition spans topic is preloaded with realistic trees (about 1 in 1,000 looping with three identical failing tool calls). The same topic is then drained, each by a fresh consumer group in its own process: by plain kafkajs (the ceiling), by plain kafkajs plus Avro decoding, and by `createProcessor` (decode, the breaker engine, publish trips to control and audit, commit). Rates run from the first completed batch to the last; `stats()` counts spans and trips. The pure figures fold the same spans in the bench process without Kafka: what decoding and the engine cost on their own. Trips are checked against the control topic: every looping tree must be tripped, and no other.',
+      'A 6-partition spans topic is preloaded with realistic trees (about 1 in 1,000 looping with three identical failing tool calls). The same topic is then drained, each by a fresh consumer group in its own process: by plain kafkajs (the ceiling), by plain kafkajs plus Avro decoding, and by `createProcessor` (decode, the breaker engine, then trips, audit records, its state changelog and the offsets published and committed together, today in one Kafka transaction per batch). Rates run from the first completed batch to the last; `stats()` counts spans and trips. The pure figures fold the same spans in the bench process without Kafka: what decoding and the engine cost on their own. Trips are checked against the control topic: every looping tree must be tripped, and no other.',
     timeoutMs: 300_000,
   },
   {
