@@ -17,6 +17,9 @@ import { partitionForKey } from '../log/partitioner.js';
 import type { EventLog, LogBatch, OutgoingMessage, PartitionReader, TransactionalProducer } from '../log/port.js';
 import type { Logger } from './logger.js';
 
+/** Publishing attempts per batch before the consumer is stopped (and the batch re-read by the next owner). */
+const MAX_ATTEMPTS = 5;
+
 export interface StageOutput {
   /** Messages to publish, by topic, in the order given (all visible together at commit). */
   publish: Array<[topic: string, messages: OutgoingMessage[]]>;
@@ -56,6 +59,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   const restoring = new Map<number, Map<string, Buffer | null>>();
   let keysRestored = 0;
   let transactions = 0;
+  let retries = 0;
 
   const partitionOf = (key: string) => partitionForKey(key, partitions);
 
@@ -114,18 +118,33 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     }
     const changelog = [...output.touched].map((key) => ({ key, value: state.snapshot(key) }));
     const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
-    const txn = await producer.begin();
-    try {
-      await txn.sendBatch([...output.publish, [options.changelog, changelog]]);
-      await txn.commit(groupId, [{ topic: batch.topic, partition, offset: next }]);
-    } catch (error) {
-      await txn.abort().catch(() => {});
-      discard(partition);
-      // A producer whose transaction failed may be stuck mid-state ("concurrent operation on
-      // the same transaction" ever after): replace it. The new one, same id, fences the old.
-      producers.delete(partition);
-      await producer.close().catch(() => {});
-      throw error;
+    const entries: Array<[string, OutgoingMessage[]]> = [...output.publish, [options.changelog, changelog]];
+    const offsets = [{ topic: batch.topic, partition, offset: next }];
+    // The batch is folded once; only publishing is retried. The outputs follow from the state
+    // already in memory, and a failed transaction committed nothing, so sending them again with
+    // a fresh producer is still exactly once. Retrying here rather than crashing the consumer
+    // spares a multi-second restart on a transient broker refusal.
+    for (let attempt = 1; ; attempt++) {
+      const current = attempt === 1 ? producer : await producerFor(partition);
+      const txn = await current.begin();
+      try {
+        await txn.sendBatch(entries);
+        await txn.commit(groupId, offsets);
+        break;
+      } catch (error) {
+        await txn.abort().catch(() => {});
+        // A producer whose transaction failed may be stuck mid-state ("concurrent operation on
+        // the same transaction" ever after): replace it. The new one, same id, fences the old.
+        producers.delete(partition);
+        await current.close().catch(() => {});
+        retries += 1;
+        if (attempt >= MAX_ATTEMPTS) {
+          discard(partition);
+          throw error;
+        }
+        logger.warn('transaction failed; retrying with a fresh producer', { partition, attempt, error: (error as Error).message });
+        await new Promise((ok) => setTimeout(ok, 20 * attempt));
+      }
     }
     transactions += 1;
   }
@@ -149,7 +168,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   });
 
   return {
-    stats: () => ({ keysRestored, transactions }),
+    stats: () => ({ keysRestored, transactions, transactionRetries: retries }),
     async start(): Promise<void> {
       const counts = await Promise.all([...options.inputs, options.changelog].map((t) => log.partitionCount(t)));
       if (new Set(counts).size !== 1) {
