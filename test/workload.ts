@@ -3,6 +3,7 @@
  * tenants, most behaving, some looping on a failing tool, some overspending their budget.
  * The same seed always yields the same events in the same order.
  */
+import { seededRandom } from '../bench/lib/workload.js';
 import { policyEventSchema, spanEventSchema, type PolicyEvent, type SpanEvent } from '../schemas/index.js';
 
 export interface Workload {
@@ -10,20 +11,8 @@ export interface Workload {
   policies: PolicyEvent[];
 }
 
-/** mulberry32: a tiny seeded PRNG, so "random" workloads are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function workload(options: { trees: number; stepsPerTree: number; seed?: number; t0?: number }): Workload {
-  const random = prng(options.seed ?? 42);
+  const random = seededRandom(options.seed ?? 42);
   const t0 = options.t0 ?? 1_700_000_000_000;
   const perTree: SpanEvent[][] = [];
   for (let i = 0; i < options.trees; i++) {

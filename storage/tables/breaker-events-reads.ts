@@ -4,30 +4,9 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { auditRow } from './breaker-events.js';
 
-const count = z.coerce.number().int().nonnegative();
-const tripRow = z.object({
-  event_id: z.string(),
-  agent_id: z.string(),
-  run_id: z.string(),
-  tree_id: z.string(),
-  scope: z.string(),
-  target: z.string(),
-  action: z.string(),
-  detector: z.string(),
-  threshold: count,
-  observed: count,
-  window_ms: count.nullable(),
-  policy_id: z.string(),
-  policy_version: count,
-  last_action: z.string(),
-  trigger_event_id: z.string(),
-  steps_elapsed: count,
-  run_cost_micros: count,
-  tree_cost_micros: count,
-  message: z.string(),
-  time_ms: count,
-});
+const tripRow = auditRow;
 export type TripRow = z.output<typeof tripRow>;
 
 export interface TripFilter {

@@ -37,7 +37,8 @@ export async function insertBreakerEvents(client: ClickHouseClient, rows: Breake
 }
 
 const count = z.coerce.number().int().nonnegative();
-const auditRow = z.object({
+/** One trip as read back: shared by the sink's tests, the demo and the query API's reads. */
+export const auditRow = z.object({
   event_id: z.string(),
   agent_id: z.string(),
   run_id: z.string(),
