@@ -140,10 +140,13 @@ export function createEngine(options: EngineOptions = {}) {
   function decide(tree: TreeLedger, run: RunLedger, event: SpanEvent): Outcome {
     const subject: Subject = { tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags: run.tags };
     let outcome: Outcome | null = null;
+    // Looked up once per event (not per detector), and updated below as this event trips.
+    let treeOpen = tree.breakers.size > 0 && isOpen(tree, 'tree', event.treeId);
+    let runOpen = tree.breakers.size > 0 && isOpen(tree, 'run', event.runId);
     for (const detector of DETECTORS) {
       const scope = detector.stateScope;
       // A halted run decides nothing more for itself; its tree may still trip as a whole.
-      if (isOpen(tree, 'tree', event.treeId) || (scope === 'run' && isOpen(tree, 'run', event.runId))) continue;
+      if (treeOpen || (scope === 'run' && runOpen)) continue;
       const governing = policies.resolve(detector, subject);
       if (!governing) continue;
       const state = (scope === 'run' ? run.states : tree.states)[detector.name] ?? detector.initialState();
@@ -157,6 +160,8 @@ export function createEngine(options: EngineOptions = {}) {
         record.warned = [...record.warned, detector.name];
       } else {
         record.breaker = move(record.breaker, 'trip', event.endTimeMs);
+        if (scope === 'tree') treeOpen = true;
+        else runOpen = true;
       }
       tree.breakers.set(key, record);
       outcome ??= { controls: [], audits: [] };
