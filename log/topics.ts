@@ -13,6 +13,10 @@ export interface Topics {
   agentSignals: string;
   /** The agent stage's state changelog: a compacted record per agent. */
   agentState: string;
+  /** Per-batch spend summaries keyed by tenant, for the tenant stage. */
+  tenantSpend: string;
+  /** The tenant stage's state changelog: a compacted record per tenant. */
+  tenantState: string;
 }
 
 export function topicNames(prefix = 'fusebox'): Topics {
@@ -25,6 +29,8 @@ export function topicNames(prefix = 'fusebox'): Topics {
     processorState: `${prefix}.processor-state`,
     agentSignals: `${prefix}.agent-signals`,
     agentState: `${prefix}.agent-state`,
+    tenantSpend: `${prefix}.tenant-spend`,
+    tenantState: `${prefix}.tenant-state`,
   });
 }
 
@@ -42,5 +48,7 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
     { topic: topics.processorState, partitions, compacted: true },
     { topic: topics.agentSignals, partitions },
     { topic: topics.agentState, partitions, compacted: true },
+    { topic: topics.tenantSpend, partitions },
+    { topic: topics.tenantState, partitions, compacted: true },
   ];
 }

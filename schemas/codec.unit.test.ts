@@ -1,7 +1,7 @@
 import avro from 'avsc';
 import { loadAvsc } from './load.js';
 import { describe, expect, it } from 'vitest';
-import { createCodec, parseSchema, rabinFingerprint64, SchemaError, spanEventAvsc, spanEventCodec, spanEventSchema, controlEventCodec, breakerEventCodec, policyEventCodec, controlEventAvsc, breakerEventAvsc, policyEventAvsc, controlEventSchema, breakerEventSchema, policyEventSchema, agentSignalAvsc, agentSignalSchema } from './index.js';
+import { createCodec, parseSchema, rabinFingerprint64, SchemaError, spanEventAvsc, spanEventCodec, spanEventSchema, controlEventCodec, breakerEventCodec, policyEventCodec, controlEventAvsc, breakerEventAvsc, policyEventAvsc, controlEventSchema, breakerEventSchema, policyEventSchema, agentSignalAvsc, agentSignalSchema, tenantSpendAvsc, tenantSpendSchema } from './index.js';
 
 const span = spanEventSchema.parse({
   eventId: 'e-1', tenantId: 't-1', agentId: 'a-1', runId: 'r-1', treeId: 'r-1', spanId: 's-1',
@@ -95,6 +95,7 @@ describe('zod mirrors', () => {
     ['BreakerEvent', breakerEventAvsc, breakerEventSchema],
     ['PolicyEvent', policyEventAvsc, policyEventSchema],
     ['AgentSignal', agentSignalAvsc, agentSignalSchema],
+    ['TenantSpend', tenantSpendAvsc, tenantSpendSchema],
   ] as const)('%s has exactly the Avro fields', (_name, avsc, schema) => {
     const avroFields = (avsc as { fields: { name: string }[] }).fields.map((f) => f.name).sort();
     const shape = 'shape' in schema ? schema.shape : (schema as unknown as { def: { schema: { shape: object } } }).def.schema.shape;

@@ -7,3 +7,4 @@ export * from './control-event.js';
 export * from './breaker-event.js';
 export * from './policy-event.js';
 export * from './agent-signal.js';
+export * from './tenant-spend.js';

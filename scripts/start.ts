@@ -11,6 +11,7 @@ import { loadConfig } from '../services/config.js';
 import { createLogger } from '../services/logger.js';
 import { createAgentStage } from '../services/agent-stage/agent-stage.js';
 import { createProcessor } from '../services/processor/processor.js';
+import { createTenantStage } from '../services/tenant-stage/tenant-stage.js';
 import { openConfiguredStore, openEventLog } from '../services/runtime.js';
 import { runUntilSignal } from '../services/signals.js';
 import { createSink } from '../services/sink/sink.js';
@@ -28,12 +29,13 @@ const store = await openConfiguredStore(config);
 const processor = createProcessor({ log, topics, logger: logger.child('processor'), groupId: `${config.topicPrefix}.processor` });
 const sink = createSink({ log, topics, store, logger: logger.child('sink'), groupId: `${config.topicPrefix}.sink` });
 const agentStage = createAgentStage({ log, topics, logger: logger.child('agent-stage'), groupId: `${config.topicPrefix}.agent-stage` });
-await Promise.all([processor.start(), sink.start(), agentStage.start()]);
+const tenantStage = createTenantStage({ log, topics, logger: logger.child('tenant-stage'), groupId: `${config.topicPrefix}.tenant-stage` });
+await Promise.all([processor.start(), sink.start(), agentStage.start(), tenantStage.start()]);
 
 print('Fusebox: runtime governance for AI agents');
 print(`  event log : ${log.describe}${config.kafkaBrokers ? '' : ' (set KAFKA_BROKERS=host:port to use Kafka)'}`);
 print(`  store     : ${store.describe}`);
-print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage`);
+print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage; ${topics.tenantSpend} -> tenant stage`);
 print();
 print('Demo: agent "researcher" (tenant "demo") retries a failing web_search with identical arguments.');
 
@@ -70,14 +72,14 @@ if (!result.halted) {
 
 if (config.kafkaBrokers) {
   print();
-  print(`Fusebox keeps running on ${log.describe} (processor, agent stage and sink) for your agents. Ctrl-C stops it.`);
+  print(`Fusebox keeps running on ${log.describe} (processor, agent and tenant stages, sink) for your agents. Ctrl-C stops it.`);
   await runUntilSignal(logger, shutdown);
 } else {
   await shutdown();
 }
 
 async function shutdown(): Promise<void> {
-  await Promise.allSettled([processor.stop(), sink.stop(), agentStage.stop()]);
+  await Promise.allSettled([processor.stop(), sink.stop(), agentStage.stop(), tenantStage.stop()]);
   await log.close();
   await store.close();
 }

@@ -11,7 +11,9 @@ import type { Disposition, PolicyEvent } from '../schemas/index.js';
 import { detectorByName, type Detector, type DetectorName } from './detectors/index.js';
 import type { z } from 'zod';
 import { AGENT_BREAKER, agentBreakerParams, type agentBreakerPolicy } from './agent-breaker.js';
+import { costVelocityParams } from './detectors/cost-velocity.js';
 import { redactParams, type RedactParams } from './redact.js';
+import { TENANT_COST_VELOCITY, type tenantVelocityPolicy } from './tenant-velocity.js';
 
 export interface PolicyRef {
   policyId: string;
@@ -33,7 +35,7 @@ export interface Subject {
 }
 
 /** What policy selection needs of a detector (span detectors, and the agent breaker). */
-export type Selectable = Pick<Detector, 'name' | 'defaults'> | typeof agentBreakerPolicy;
+export type Selectable = Pick<Detector, 'name' | 'defaults'> | typeof agentBreakerPolicy | typeof tenantVelocityPolicy;
 
 export interface PolicySource {
   /** The governing policy for `detector`, or null when the detector is off for this subject. */
@@ -45,6 +47,7 @@ export interface PolicySource {
 function paramsSchema(detector: string): z.ZodType | undefined {
   if (detector === 'redact') return redactParams;
   if (detector === AGENT_BREAKER) return agentBreakerParams;
+  if (detector === TENANT_COST_VELOCITY) return costVelocityParams;
   return detectorByName.get(detector as DetectorName)?.params;
 }
 
@@ -117,7 +120,7 @@ export function createPolicyBook() {
       }
       if (held && held.event.version >= event.version) return { ok: true, policy: held.event };
       const schema = paramsSchema(event.detector);
-      if (!schema) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys(), AGENT_BREAKER, 'redact'].join(', ')})` };
+      if (!schema) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys(), AGENT_BREAKER, TENANT_COST_VELOCITY, 'redact'].join(', ')})` };
       const parsed = schema.safeParse(event.params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

@@ -10,8 +10,8 @@
  */
 import type { LogBatch, EventLog, OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, type AgentSignal, type ControlEvent, type SpanEvent } from '../../schemas/index.js';
-import { createEngine, type Engine } from '../../streams/engine.js';
+import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, tenantSpendCodec, type AgentSignal, type ControlEvent, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
+import { createEngine, eventFingerprint, type Engine } from '../../streams/engine.js';
 import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
@@ -63,6 +63,8 @@ export function createProcessor(options: ProcessorOptions) {
     let spans = 0;
     let warnings = 0;
     let applied = 0;
+    /** Per tenant, what this batch saw spent and when: the tenant stage's input. */
+    const spendByTenant = new Map<string, TenantSpend>();
 
     if (batch.topic === topics.spans) {
       for (const message of batch.messages) {
@@ -74,6 +76,15 @@ export function createProcessor(options: ProcessorOptions) {
         const { event } = decoded;
         spans += 1;
         touched.add(event.treeId);
+        let spend = spendByTenant.get(event.tenantId);
+        if (!spend) {
+          spend = { signalId: `${batch.topic}:${batch.partition}:${batch.messages[0]!.offset}:${event.tenantId}`, tenantId: event.tenantId, spend: [], latestMs: 0, runId: event.runId, treeId: event.treeId };
+          spendByTenant.set(event.tenantId, spend);
+        }
+        spend.latestMs = Math.max(spend.latestMs, event.endTimeMs);
+        // A redelivered span is counted by the engine once; the summary must not count it twice.
+        const seenBefore = engine.tree(event.treeId)?.seen.has(eventFingerprint(event.eventId)) ?? false;
+        if (!seenBefore && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
         const outcome = engine.apply(event);
         const started = runSignal(event);
         if (started) signals.push(signalMessage(started));
@@ -113,7 +124,8 @@ export function createProcessor(options: ProcessorOptions) {
     stats.deadLettered += dead.length;
     if (dead.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.length, topic: batch.topic, partition: batch.partition });
     // Control first: it is what stops agents (all of it becomes visible at commit anyway).
-    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.deadLetter, dead]], touched };
+    const spendSummaries = [...spendByTenant.values()].map((summary) => ({ key: summary.tenantId, value: tenantSpendCodec.encode(summary) }));
+    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead]], touched };
   }
 
   const stage = createTransactionalStage({

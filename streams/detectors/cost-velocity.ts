@@ -30,7 +30,7 @@ export interface CostVelocityState {
   newestMs: number;
 }
 
-const params = z
+export const costVelocityParams = z
   .object({
     windowMs: z.coerce.number().int().min(1_000).max(MAX_WINDOW_MS).default(300_000),
     maxMicros: z.coerce.number().int().min(0).optional(),
@@ -43,9 +43,12 @@ const params = z
   }));
 
 function evolve(state: CostVelocityState, event: SpanEvent): CostVelocityState {
-  const cost = event.costMicros ?? 0;
+  return addSpend(state, event.endTimeMs, event.costMicros ?? 0);
+}
+
+/** Places `micros` spent at event time `t` in the window state (shared with the tenant stage). */
+export function addSpend(state: CostVelocityState, t: number, cost: number): CostVelocityState {
   if (cost <= 0) return state;
-  const t = event.endTimeMs;
   const newestMs = Math.max(state.newestMs, t);
   const horizon = newestMs - MAX_WINDOW_MS - LATENESS_MS;
   if (t < horizon) return state; // later than the lateness bound: too late to matter
@@ -75,7 +78,7 @@ function create(name: 'cost_velocity' | 'run_cost_velocity', stateScope: 'tree' 
   return {
     name,
     stateScope,
-    params,
+    params: costVelocityParams,
     defaults: null,
     initialState: () => ({ points: [], newestMs: 0 }),
     evolve,

@@ -1,0 +1,108 @@
+/**
+ * The tenant stage: per-tenant cost velocity (streams/tenant-velocity.ts) across all of a
+ * tenant's agents and trees, keyed by tenant, for tenants with a `tenant_cost_velocity`
+ * policy. It folds the processor's per-batch spend summaries and publishes tenant-scope trips
+ * and resets to every control partition, with audit records. Exactly once, in the same
+ * transactional shell as the processor.
+ */
+import type { EventLog, LogBatch, OutgoingMessage } from '../../log/port.js';
+import type { Topics } from '../../log/topics.js';
+import { breakerEventCodec, SchemaError, tenantSpendCodec, type TenantSpend } from '../../schemas/index.js';
+import type { CostVelocityParams } from '../../streams/detectors/cost-velocity.js';
+import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
+import { initialTenantState, step, TENANT_COST_VELOCITY, tenantVelocityPolicy, type TenantState } from '../../streams/tenant-velocity.js';
+import { controlMessages } from '../control-messages.js';
+import { deadLetterFor } from '../dead-letter.js';
+import type { Logger } from '../logger.js';
+import { createPolicyFeed } from '../policy-feed.js';
+import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+
+export interface TenantStageOptions {
+  log: EventLog;
+  topics: Topics;
+  logger: Logger;
+  groupId?: string;
+  policies?: PolicyBook;
+}
+
+export function createTenantStage(options: TenantStageOptions) {
+  const { log, topics, logger } = options;
+  const book = options.policies ?? createPolicyBook();
+  const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
+  const tenants = new Map<string, TenantState>();
+  const stats = { summaries: 0, trips: 0, resets: 0 };
+  let controlPartitions = 0;
+
+  function handle(batch: LogBatch): StageOutput {
+    const controls: OutgoingMessage[] = [];
+    const audits: OutgoingMessage[] = [];
+    const dead: OutgoingMessage[] = [];
+    const touched = new Set<string>();
+    for (const message of batch.messages) {
+      let summary: TenantSpend;
+      try {
+        summary = tenantSpendCodec.decode(message.value ?? Buffer.alloc(0));
+      } catch (error) {
+        if (!(error instanceof SchemaError)) throw error;
+        dead.push(deadLetterFor('tenant-stage', message, error.code, error.message));
+        continue;
+      }
+      stats.summaries += 1;
+      const policy = book.resolve(tenantVelocityPolicy, { tenantId: summary.tenantId, agentId: '', runId: summary.runId, tags: [] });
+      if (!policy) continue; // no limit set for this tenant
+      const out = step(tenants.get(summary.tenantId) ?? initialTenantState(summary.tenantId), summary, policy.params as CostVelocityParams);
+      tenants.set(summary.tenantId, out.state);
+      touched.add(summary.tenantId);
+      for (const d of out.decisions) {
+        controls.push(...controlMessages({
+          eventId: d.eventId, tenantId: summary.tenantId, scope: 'tenant', target: summary.tenantId, treeId: null, action: d.action,
+          reason: { detector: TENANT_COST_VELOCITY, threshold: d.threshold, observed: d.observed, windowMs: d.windowMs, message: d.message },
+          policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, timeMs: d.timeMs,
+        }, controlPartitions));
+        audits.push({ key: summary.treeId, value: breakerEventCodec.encode({
+          eventId: d.eventId, tenantId: summary.tenantId, agentId: '(tenant)', runId: summary.runId, treeId: summary.treeId,
+          scope: 'tenant', target: summary.tenantId, action: d.action, detector: TENANT_COST_VELOCITY,
+          threshold: d.threshold, observed: d.observed, windowMs: d.windowMs, policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion,
+          lastAction: 'tenant spend', triggerEventId: summary.signalId, stepsElapsed: 0, runCostMicros: 0, treeCostMicros: 0, message: d.message, timeMs: d.timeMs,
+        }) });
+        if (d.action === 'trip') stats.trips += 1;
+        else stats.resets += 1;
+        logger.info(`tenant velocity ${d.action}`, { tenant: summary.tenantId, observed: d.observed, threshold: d.threshold });
+      }
+    }
+    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]], touched };
+  }
+
+  const stage = createTransactionalStage({
+    log,
+    logger,
+    groupId: options.groupId ?? 'fusebox-tenant-stage',
+    inputs: [topics.tenantSpend],
+    changelog: topics.tenantState,
+    handle,
+    state: {
+      snapshot: (tenantId) => Buffer.from(JSON.stringify(tenants.get(tenantId))),
+      restore: (tenantId, value) => {
+        if (value === null) tenants.delete(tenantId);
+        else tenants.set(tenantId, JSON.parse(value.toString('utf8')) as TenantState);
+      },
+      forget: (which) => { for (const key of [...tenants.keys()]) if (which(key)) tenants.delete(key); },
+    },
+  });
+
+  return {
+    tenant: (tenantId: string): Readonly<TenantState> | undefined => tenants.get(tenantId),
+    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
+    async start(): Promise<void> {
+      controlPartitions = await log.partitionCount(topics.control);
+      await policyFeed.start();
+      await stage.start();
+    },
+    async stop(): Promise<void> {
+      await stage.stop();
+      await policyFeed.stop();
+    },
+  };
+}
+
+export type TenantStage = ReturnType<typeof createTenantStage>;
