@@ -177,6 +177,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           await consumer.run({
             autoCommit: false,
             eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: consumerOptions.concurrency ?? 1,
             eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
               if (!isRunning() || isStale() || batch.messages.length === 0) return;
               await consumerOptions.handleBatch({ topic: batch.topic, partition: batch.partition, messages: batch.messages.map((m) => toLogMessage(batch.topic, batch.partition, m)) });

@@ -61,6 +61,8 @@ export interface GroupConsumerOptions {
    * (`Transaction.commit(offsets)`); the consumer only advances its position.
    */
   commit?: 'after-handler' | 'in-transaction';
+  /** Batches of different partitions handled at once (default 1). Per partition, always in order. */
+  concurrency?: number;
   /** Partition N of every topic goes to the same member (topics keyed alike, same partition count). */
   coPartitioned?: boolean;
   /** Called after every (re)join with this member's partitions: state for others is stale. */

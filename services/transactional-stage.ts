@@ -105,7 +105,18 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     return producer;
   }
 
-  async function handleBatch(batch: LogBatch): Promise<void> {
+  /** Per partition number, the batch in flight: spans N and control N share producer N, whose
+   *  transactions must not overlap, while different partitions proceed side by side. */
+  const inFlight = new Map<number, Promise<void>>();
+
+  function handleBatch(batch: LogBatch): Promise<void> {
+    const previous = inFlight.get(batch.partition) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(() => processBatch(batch));
+    inFlight.set(batch.partition, next);
+    return next;
+  }
+
+  async function processBatch(batch: LogBatch): Promise<void> {
     const partition = batch.partition;
     await prepare(partition);
     const producer = await producerFor(partition);
@@ -154,6 +165,8 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     topics: options.inputs,
     fromBeginning: true,
     coPartitioned: options.coPartitioned,
+    // A trip in one partition should not wait behind another partition's transaction.
+    concurrency: 4,
     commit: 'in-transaction',
     handleBatch,
     // A new assignment may have moved keys away and back: restore each partition afresh, now

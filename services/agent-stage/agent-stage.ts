@@ -6,6 +6,7 @@
  * (so each of the agent's clients hears them), run-scope refusals while half-open, and audit
  * records. Exactly once, in the same transactional shell as the processor.
  */
+import { partitionForKey } from '../../log/partitioner.js';
 import type { EventLog, LogBatch, OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { agentSignalCodec, breakerEventCodec, SchemaError, type AgentSignal, type BreakerEvent, type ControlEvent } from '../../schemas/index.js';
@@ -32,6 +33,7 @@ export function createAgentStage(options: AgentStageOptions) {
   const agents = new Map<string, AgentState>();
   const stats = { signals: 0, trips: 0, resets: 0 };
   let controlPartitions = 0;
+  let signalPartitions = 0;
 
   const governing = (state: { tenantId: string; agentId: string }, runId: string): Governing | null =>
     book.resolve(agentBreakerPolicy, { tenantId: state.tenantId, agentId: state.agentId, runId, tags: [] });
@@ -89,7 +91,8 @@ export function createAgentStage(options: AgentStageOptions) {
     // shows its cooldown is over, even if the agent itself stays quiet.
     if (last) {
       for (const [key, state] of agents) {
-        if (state.breaker.state !== 'open' || touched.has(key)) continue;
+        // Only this partition's agents: their state commits with this partition's offsets.
+        if (state.breaker.state !== 'open' || touched.has(key) || partitionForKey(key, signalPartitions) !== batch.partition) continue;
         const policy = governing(state, last.runId);
         if (!policy) continue;
         const out = tick(state, watermark, policy.params as AgentBreakerParams, { runId: last.runId, treeId: last.treeId });
@@ -125,6 +128,7 @@ export function createAgentStage(options: AgentStageOptions) {
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       controlPartitions = await log.partitionCount(topics.control);
+      signalPartitions = await log.partitionCount(topics.agentSignals);
       await policyFeed.start();
       await stage.start();
     },
