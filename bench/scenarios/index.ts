@@ -47,6 +47,13 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       '`createFusebox` on the in-memory log (`log/memory.ts`) unless noted. `guard()` is timed in batches of 10,000 calls with `process.hrtime.bigint()`; p50/p99/max are over the per-batch ns/op. `run.record()` (zod parse, Avro encode, buffer) is timed in batches of 1,000; its amortised cost also counts the emitter\'s batching and sends, up to the last span sent. `run.tool()` adds guard, canonical hashing of arguments and result, and a promise. Event-loop delay (`monitorEventLoopDelay`, 1 ms resolution) is measured while 50 concurrent runs emit model and tool calls at 10,000 spans/s, on the in-memory log and on Kafka, against an idle baseline.',
     timeoutMs: 240_000,
   },
+  {
+    name: 'engine-memory',
+    title: 'Engine memory per 10,000 live trees',
+    about:
+      'The breaker engine alone (no Kafka), as a processor instance holds it: a deterministic workload of 10,000 spawn trees (2,000 in short mode) of 21 spans each (model and tool calls, 1 in 10 looping, 1 in 10 over a tenant budget) is folded through `createEngine` with the tenants\' policies; the heap is measured after a full garbage collection before and after. Also the size of each tree\'s state snapshot, what the processor writes to its changelog.',
+    timeoutMs: 120_000,
+  },
 ];
 
 export function scenarioInfo(name: string): ScenarioInfo | undefined {
