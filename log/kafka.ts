@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
-import type { EventLog, GroupConsumer, GroupConsumerOptions, LogMessage, LogProducer, OutgoingMessage, PartitionReader, TopicSpec, Transaction, TransactionalProducer } from './port.js';
+import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionReader, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -141,7 +141,11 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
                 for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
                 await txn.sendOffsets({ consumerGroupId: groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
               }
-              await txn.commit();
+              try {
+                await txn.commit();
+              } catch (cause) {
+                throw new CommitOutcomeUnknown({ cause });
+              }
             },
             async abort() {
               if (txn.isActive()) await txn.abort();

@@ -82,6 +82,20 @@ export interface OffsetToCommit {
 }
 
 /**
+ * The commit request itself failed: the broker may have committed the transaction or not.
+ * Sending the same outputs again could publish them twice, so the caller must not retry the
+ * batch itself; it re-reads the committed state and offsets instead.
+ */
+export class CommitOutcomeUnknown extends Error {
+  readonly code = 'COMMIT_OUTCOME_UNKNOWN';
+  readonly retriable = false;
+  constructor(options?: { cause?: unknown }) {
+    super(`the transaction's commit request failed; whether it committed is unknown: ${(options?.cause as Error | undefined)?.message ?? 'no detail'}`, options);
+    this.name = 'CommitOutcomeUnknown';
+  }
+}
+
+/**
  * A transaction: everything sent in it, and the consumer offsets committed with it, become
  * visible to read-committed readers together or not at all.
  */

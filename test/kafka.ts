@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createKafkaLog } from '../log/kafka.js';
-import type { EventLog } from '../log/port.js';
+import { Kafka, logLevel } from 'kafkajs';
+import type { EventLog, LogMessage } from '../log/port.js';
 import { topicNames, topicSpecs, type Topics } from '../log/topics.js';
 
 export function brokers(): string[] {
@@ -32,4 +33,50 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((ok) => setTimeout(ok, 50));
   }
+}
+
+/** Every message of a topic, all partitions, read committed. */
+export async function readAll(log: EventLog, topic: string): Promise<LogMessage[]> {
+  const out: LogMessage[] = [];
+  const reader = log.reader(topic, (m) => out.push(m));
+  await reader.start();
+  const partitions = await log.partitionCount(topic);
+  await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, 'beginning')));
+  await reader.stop();
+  return out;
+}
+
+/** Resolves once `groupId` has committed every offset of `topic` (the whole log is processed). */
+export async function drained(topic: string, groupId: string, timeoutMs = 150_000): Promise<void> {
+  const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    await eventually(`group ${groupId} to commit every offset of ${topic}`, async () => {
+      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+      const at = new Map(committed[0]!.partitions.map((p) => [p.partition, p.offset]));
+      return ends.every((e) => at.get(e.partition) === e.high);
+    }, timeoutMs);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The offsets `groupId` has committed on `topic`, summed over partitions: how far it got. */
+export async function committedTotal(topic: string, groupId: string): Promise<bigint> {
+  const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return committed!.partitions.reduce((sum, p) => sum + (BigInt(p.offset) > 0n ? BigInt(p.offset) : 0n), 0n);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until `groupId` commits beyond `since` on `topic`: a kill then interrupts real work. */
+export async function progressed(topic: string, groupId: string, since: bigint): Promise<bigint> {
+  return eventually(`group ${groupId} to commit progress on ${topic}`, async () => {
+    const now = await committedTotal(topic, groupId);
+    return now > since ? now : undefined;
+  }, 60_000);
 }

@@ -6,14 +6,12 @@
  * the same log gives.
  */
 import type { ChildProcess } from 'node:child_process';
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { EventLog, LogMessage } from '../../log/port.js';
-import type { Topics } from '../../log/topics.js';
+import type { EventLog } from '../../log/port.js';
 import { breakerEventCodec, controlEventCodec, policyEventCodec, spanEventCodec } from '../../schemas/index.js';
 import { createEngine, type TreeSnapshot } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
-import { brokers, eventually, freshKafka } from '../../test/kafka.js';
+import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
 import { kill9, killAll, startService } from '../../test/processes.js';
 import { workload, type Workload } from '../../test/workload.js';
 
@@ -33,32 +31,6 @@ function reference({ events, policies }: Workload) {
 
 function ledgerOf(snapshot: TreeSnapshot) {
   return { costMicros: snapshot.costMicros, steps: snapshot.runs.map(([id, run]) => `${id}:${run.steps}:${run.costMicros}`).join(','), open: snapshot.breakers.filter(([, b]) => b.breaker.state === 'open').map(([k]) => k).sort().join(',') };
-}
-
-async function readAll(log: EventLog, topic: string): Promise<LogMessage[]> {
-  const out: LogMessage[] = [];
-  const reader = log.reader(topic, (m) => out.push(m));
-  await reader.start();
-  const partitions = await log.partitionCount(topic);
-  await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, 'beginning')));
-  await reader.stop();
-  return out;
-}
-
-/** Resolves once the group has committed every span offset (the whole log is processed). */
-async function drained(topics: Topics, groupId: string): Promise<void> {
-  const kafka = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await eventually('the processors to commit every span', async () => {
-      const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topics.spans), admin.fetchOffsets({ groupId, topics: [topics.spans] })]);
-      const at = new Map(committed[0]!.partitions.map((p) => [p.partition, p.offset]));
-      return ends.every((e) => at.get(e.partition) === e.high);
-    }, 150_000);
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 async function scenario(options: { partitions: number; instances: number; kills: number; trees: number }) {
@@ -88,8 +60,11 @@ async function scenario(options: { partitions: number; instances: number; kills:
   const next = () => ((random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const killedAfterMs: number[] = [];
   let killsUnderLoad = 0;
+  let done = 0n;
   for (let k = 0; k < options.kills; k++) {
-    const delay = 1_000 + Math.floor(next() * 2_000);
+    // Kill only once the processors have committed work since the last kill, then at a random moment.
+    done = await progressed(topics.spans, `${prefix}.processor`, done);
+    const delay = Math.floor(next() * 500);
     killedAfterMs.push(delay);
     await new Promise((ok) => setTimeout(ok, delay));
     if (sent < load.events.length) killsUnderLoad += 1;
@@ -99,7 +74,7 @@ async function scenario(options: { partitions: number; instances: number; kills:
   }
   await feeding;
   try {
-    await drained(topics, `${prefix}.processor`);
+    await drained(topics.spans, `${prefix}.processor`);
   } catch (error) {
     const tails = instances.map((c) => (c as ChildProcess & { stderrTail(): string }).stderrTail()).join('\n---\n');
     throw new Error(`${(error as Error).message} (kill seed ${seed}, delays ${killedAfterMs.join(',')})\n${tails.slice(-4000)}`);
