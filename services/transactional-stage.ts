@@ -36,6 +36,20 @@ export interface KeyedState {
   forget(which: (key: string) => boolean): void;
 }
 
+/** Keyed state kept as plain JSON-able values in a map: the changelog value is the JSON. */
+export function jsonMapState<T>(map: Map<string, T>): KeyedState {
+  return {
+    snapshot: (key) => (map.has(key) ? Buffer.from(JSON.stringify(map.get(key))) : null),
+    restore: (key, value) => {
+      if (value === null) map.delete(key);
+      else map.set(key, JSON.parse(value.toString('utf8')) as T);
+    },
+    forget: (which) => {
+      for (const key of [...map.keys()]) if (which(key)) map.delete(key);
+    },
+  };
+}
+
 export interface TransactionalStageOptions {
   log: EventLog;
   logger: Logger;

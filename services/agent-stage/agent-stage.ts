@@ -16,7 +16,7 @@ import { controlMessages } from '../control-messages.js';
 import { deadLetterFor } from '../dead-letter.js';
 import type { Logger } from '../logger.js';
 import { createPolicyFeed } from '../policy-feed.js';
-import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
 
 export interface AgentStageOptions {
   log: EventLog;
@@ -112,14 +112,7 @@ export function createAgentStage(options: AgentStageOptions) {
     inputs: [topics.agentSignals],
     changelog: topics.agentState,
     handle,
-    state: {
-      snapshot: (key) => Buffer.from(JSON.stringify(agents.get(key))),
-      restore: (key, value) => {
-        if (value === null) agents.delete(key);
-        else agents.set(key, JSON.parse(value.toString('utf8')) as AgentState);
-      },
-      forget: (which) => { for (const key of [...agents.keys()]) if (which(key)) agents.delete(key); },
-    },
+    state: jsonMapState(agents),
   });
 
   return {

@@ -15,7 +15,7 @@ import { controlMessages } from '../control-messages.js';
 import { deadLetterFor } from '../dead-letter.js';
 import type { Logger } from '../logger.js';
 import { createPolicyFeed } from '../policy-feed.js';
-import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
 
 export interface TenantStageOptions {
   log: EventLog;
@@ -80,14 +80,7 @@ export function createTenantStage(options: TenantStageOptions) {
     inputs: [topics.tenantSpend],
     changelog: topics.tenantState,
     handle,
-    state: {
-      snapshot: (tenantId) => Buffer.from(JSON.stringify(tenants.get(tenantId))),
-      restore: (tenantId, value) => {
-        if (value === null) tenants.delete(tenantId);
-        else tenants.set(tenantId, JSON.parse(value.toString('utf8')) as TenantState);
-      },
-      forget: (which) => { for (const key of [...tenants.keys()]) if (which(key)) tenants.delete(key); },
-    },
+    state: jsonMapState(tenants),
   });
 
   return {
