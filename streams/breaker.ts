@@ -29,10 +29,6 @@ export interface Breaker {
 
 export const closedBreaker = (): Breaker => ({ state: 'closed', openedAtMs: null });
 
-export function canMove(from: BreakerState, input: BreakerInput): boolean {
-  return TRANSITIONS[from][input] !== undefined;
-}
-
 export function move(breaker: Breaker, input: BreakerInput, atMs: number): Breaker {
   const next = TRANSITIONS[breaker.state][input];
   if (next === undefined) throw new IllegalBreakerTransition(breaker.state, input);

@@ -17,6 +17,7 @@ import { createHash } from 'node:crypto';
 import type { BreakerEvent, ControlEvent, SpanEvent } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
 import { DETECTORS, type Detector, type DetectorName, type Finding } from './detectors/index.js';
+import { isStep } from './detectors/iteration-cap.js';
 import { builtinPolicies, type Governing, type PolicySource, type Subject } from './policies.js';
 
 /** Span attribute carrying the agent's fleet tags (comma-separated), for tag-scoped policies. */
@@ -74,6 +75,8 @@ export function eventFingerprint(eventId: string): string {
 export interface Outcome {
   controls: ControlEvent[];
   audits: BreakerEvent[];
+  /** The event had been folded before (a redelivery): it changed nothing. */
+  duplicate: boolean;
 }
 
 export interface EngineOptions {
@@ -95,7 +98,8 @@ export interface TreeSnapshot {
   seen: string[];
 }
 
-const NOTHING: Outcome = Object.freeze({ controls: [], audits: [] }) as unknown as Outcome;
+const NOTHING: Outcome = Object.freeze({ controls: [], audits: [], duplicate: false }) as unknown as Outcome;
+const DUPLICATE: Outcome = Object.freeze({ controls: [], audits: [], duplicate: true }) as unknown as Outcome;
 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
@@ -126,7 +130,7 @@ export function createEngine(options: EngineOptions = {}) {
       tree.runs.set(event.runId, run);
     }
     const cost = event.costMicros ?? 0;
-    if (event.kind !== 'run_start' && event.kind !== 'run_end') run.steps += 1;
+    if (isStep(event.kind)) run.steps += 1;
     run.costMicros += cost;
     tree.costMicros += cost;
     tree.tokens += event.inputTokens + event.outputTokens;
@@ -164,7 +168,7 @@ export function createEngine(options: EngineOptions = {}) {
         else runOpen = true;
       }
       tree.breakers.set(key, record);
-      outcome ??= { controls: [], audits: [] };
+      outcome ??= { controls: [], audits: [], duplicate: false };
       const action = governing.disposition === 'warn' ? 'warn' : 'trip';
       const id = decisionId(action, detector.name, scope, target, record.episode);
       outcome.controls.push(controlFor(id, action, detector, finding, scope, target, event, governing));
@@ -177,7 +181,7 @@ export function createEngine(options: EngineOptions = {}) {
     /** Evolve and decide: the live path. */
     apply(event: SpanEvent): Outcome {
       const folded = evolve(event);
-      return folded ? decide(folded.tree, folded.run, event) : NOTHING;
+      return folded ? decide(folded.tree, folded.run, event) : DUPLICATE;
     },
 
     /** Evolve only: rebuilding state from the log without re-emitting decisions. */

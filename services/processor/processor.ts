@@ -11,7 +11,7 @@
 import type { LogBatch, EventLog, OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, tenantSpendCodec, type AgentSignal, type ControlEvent, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
-import { createEngine, eventFingerprint, type Engine } from '../../streams/engine.js';
+import { createEngine, type Engine } from '../../streams/engine.js';
 import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
@@ -82,10 +82,9 @@ export function createProcessor(options: ProcessorOptions) {
           spendByTenant.set(event.tenantId, spend);
         }
         spend.latestMs = Math.max(spend.latestMs, event.endTimeMs);
-        // A redelivered span is counted by the engine once; the summary must not count it twice.
-        const seenBefore = engine.tree(event.treeId)?.seen.has(eventFingerprint(event.eventId)) ?? false;
-        if (!seenBefore && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
         const outcome = engine.apply(event);
+        // A redelivered span is counted by the engine once; the summary must not count it twice.
+        if (!outcome.duplicate && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
         const started = runSignal(event);
         if (started) signals.push(signalMessage(started));
         for (const control of outcome.controls) {
