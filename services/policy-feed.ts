@@ -4,7 +4,7 @@
  * is judged by it. No restart, no redeploy.
  */
 import type { EventLog, LogMessage, PartitionReader } from '../log/port.js';
-import { policyEventCodec, SchemaError } from '../schemas/index.js';
+import { policyEventCodec, SchemaError, type PolicyEvent } from '../schemas/index.js';
 import type { PolicyBook } from '../streams/policies.js';
 import type { Logger } from './logger.js';
 
@@ -13,21 +13,25 @@ export interface PolicyFeedStats {
   rejected: number;
 }
 
-export function createPolicyFeed(log: EventLog, topic: string, book: PolicyBook, logger: Logger) {
+/** `onApplied` hears every policy version the book accepted (not replays of older versions). */
+export function createPolicyFeed(log: EventLog, topic: string, book: PolicyBook, logger: Logger, onApplied?: (policy: PolicyEvent) => void) {
   const stats: PolicyFeedStats = { applied: 0, rejected: 0 };
   let reader: PartitionReader | null = null;
 
   function onMessage(message: LogMessage): void {
     const policyId = message.key ?? '(no key)';
     let result;
+    let decoded: PolicyEvent | null = null;
     try {
-      result = book.apply(policyId, message.value === null ? null : policyEventCodec.decode(message.value));
+      decoded = message.value === null ? null : policyEventCodec.decode(message.value);
+      result = book.apply(policyId, decoded);
     } catch (error) {
       if (!(error instanceof SchemaError)) throw error;
       result = { ok: false as const, policyId, reason: error.message };
     }
     if (result.ok) {
       stats.applied += 1;
+      if (decoded !== null && result.policy === decoded) onApplied?.(decoded);
     } else {
       // The previous version stays in force; the API validates before publishing, so this is
       // a producer that bypassed it.

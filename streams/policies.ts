@@ -42,9 +42,13 @@ export interface PolicySource {
   resolve(detector: Selectable, subject: Subject): Governing | null;
 }
 
+/** Every detector a policy may name: the engine's, the agent and tenant stages', and redaction. */
+export const POLICY_DETECTORS: readonly string[] = Object.freeze([...detectorByName.keys(), AGENT_BREAKER, TENANT_COST_VELOCITY, 'redact']);
+
 /** How a policy's string parameters parse, by detector; undefined for an unknown detector.
- *  Redaction is applied by the sink and the agent breaker by the agent stage, from books like this. */
-function paramsSchema(detector: string): z.ZodType | undefined {
+ *  Redaction is applied by the sink and the agent breaker by the agent stage, from books like this.
+ *  The query API validates with the same schemas before it publishes. */
+export function paramsSchema(detector: string): z.ZodType | undefined {
   if (detector === 'redact') return redactParams;
   if (detector === AGENT_BREAKER) return agentBreakerParams;
   if (detector === TENANT_COST_VELOCITY) return costVelocityParams;
@@ -120,7 +124,7 @@ export function createPolicyBook() {
       }
       if (held && held.event.version >= event.version) return { ok: true, policy: held.event };
       const schema = paramsSchema(event.detector);
-      if (!schema) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${[...detectorByName.keys(), AGENT_BREAKER, TENANT_COST_VELOCITY, 'redact'].join(', ')})` };
+      if (!schema) return { ok: false, policyId, reason: `unknown detector '${event.detector}' (known: ${POLICY_DETECTORS.join(', ')})` };
       const parsed = schema.safeParse(event.params);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;

@@ -9,6 +9,7 @@ export const API_ERRORS = {
   UNAUTHENTICATED: { status: 401, retriable: false },
   FORBIDDEN: { status: 403, retriable: false },
   NOT_FOUND: { status: 404, retriable: false },
+  CONFLICT: { status: 409, retriable: false },
   REPORT_TOO_LARGE: { status: 422, retriable: false },
   STORE_UNAVAILABLE: { status: 503, retriable: true },
   LOG_UNAVAILABLE: { status: 503, retriable: true },

@@ -62,7 +62,7 @@ const EMPTY = z.strictObject({});
 type Empty = typeof EMPTY;
 
 export interface RouteSpec<P extends AnyObject = AnyObject, Q extends AnyObject = AnyObject, B extends AnyObject = AnyObject, R extends z.ZodType = z.ZodType> {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** A fastify path, e.g. /v1/runs/:runId */
   url: string;
   summary: string;

@@ -9,6 +9,10 @@ export const PERMISSIONS = [
   'breakers:control', // halt and reset a run, tree or agent
   'reports:read', // cost reports
   'ledgers:read', // a tree's live budget ledger
+  'registry:read', // the agent registry and its history
+  'registry:write', // register agents, change them, move their lifecycle, suspend and resume
+  'policies:read', // policies and their versions
+  'policies:write', // create, change and disable policies
   'keys:manage', // create, list and revoke API keys
   'audit:read', // the tenant's access log
 ] as const;
@@ -19,7 +23,7 @@ export type Role = (typeof ROLES)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = Object.freeze({
   agent: ['spans:ingest'],
-  sre: ['runs:read', 'breakers:read', 'breakers:control'],
+  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read'],
   finance: ['reports:read', 'ledgers:read'],
   admin: PERMISSIONS,
 });

@@ -4,7 +4,7 @@ import { PERMISSIONS, ROLE_PERMISSIONS, ROLES, isRole, roleGrants, type Permissi
 /** The policy as a table a reviewer can read: what each role may do, and nothing else. */
 const EXPECTED: Record<Role, Permission[]> = {
   agent: ['spans:ingest'],
-  sre: ['runs:read', 'breakers:read', 'breakers:control'],
+  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read'],
   finance: ['reports:read', 'ledgers:read'],
   admin: [...PERMISSIONS],
 };
