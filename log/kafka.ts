@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
-import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionReader, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
+import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -202,7 +202,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
       };
     },
-    reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader {
+    reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions = {}): PartitionReader {
       // A private group of one: the default assigner gives it every partition, all paused until
       // followed. No offsets are ever committed, so the group vanishes when the reader stops.
       const consumer: Consumer = kafka.consumer({ groupId: `fusebox-reader-${randomUUID()}`, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
@@ -232,6 +232,10 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           const joined = onceJoined(consumer);
           // After a rejoin kafkajs builds a fresh subscription state: pause again.
           consumer.on(consumer.events.GROUP_JOIN, applyPauses);
+          // Heartbeats are emitted only after the coordinator answered, about every second even
+          // with every partition paused (kafkajs heartbeats when a fetch returns nothing).
+          const onContact = readerOptions.onContact;
+          if (onContact) for (const event of [consumer.events.HEARTBEAT, consumer.events.GROUP_JOIN]) consumer.on(event, () => onContact());
           // Emitted for every batch, including batches of transaction markers only, which is how
           // "caught up" is known even when the partition ends in a commit marker.
           consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {

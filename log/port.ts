@@ -141,6 +141,12 @@ export interface PartitionReader {
   stop(): Promise<void>;
 }
 
+export interface ReaderOptions {
+  /** Called whenever the reader hears from the log (a group heartbeat or join): how a client knows
+   *  its control plane is reachable even when no control event arrives. */
+  onContact?(): void;
+}
+
 export interface EventLog {
   readonly kind: 'kafka' | 'memory';
   /** Human-readable location, for logs: broker list or "in-memory". */
@@ -150,6 +156,6 @@ export interface EventLog {
   producer(): Promise<LogProducer>;
   transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
   groupConsumer(options: GroupConsumerOptions): GroupConsumer;
-  reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader;
+  reader(topic: string, onMessage: (message: LogMessage) => void, options?: ReaderOptions): PartitionReader;
   close(): Promise<void>;
 }
