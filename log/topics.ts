@@ -17,6 +17,8 @@ export interface Topics {
   tenantSpend: string;
   /** The tenant stage's state changelog: a compacted record per tenant. */
   tenantState: string;
+  /** Tenant price overrides (compacted, key = tenant/provider/model/effective time): processor and sink price by them. */
+  prices: string;
 }
 
 export function topicNames(prefix = 'fusebox'): Topics {
@@ -31,6 +33,7 @@ export function topicNames(prefix = 'fusebox'): Topics {
     agentState: `${prefix}.agent-state`,
     tenantSpend: `${prefix}.tenant-spend`,
     tenantState: `${prefix}.tenant-state`,
+    prices: `${prefix}.prices`,
   });
 }
 
@@ -50,5 +53,6 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
     { topic: topics.agentState, partitions, compacted: true },
     { topic: topics.tenantSpend, partitions },
     { topic: topics.tenantState, partitions, compacted: true },
+    { topic: topics.prices, partitions: 1, compacted: true },
   ];
 }

@@ -8,3 +8,4 @@ export * from './breaker-event.js';
 export * from './policy-event.js';
 export * from './agent-signal.js';
 export * from './tenant-spend.js';
+export * from './price-override.js';

@@ -6,6 +6,7 @@
 import type { EventLog, LogMessage, PartitionReader } from '../log/port.js';
 import { policyEventCodec, SchemaError, type PolicyEvent } from '../schemas/index.js';
 import type { PolicyBook } from '../streams/policies.js';
+import { followWholeTopic } from './compacted-topic.js';
 import type { Logger } from './logger.js';
 
 export interface PolicyFeedStats {
@@ -44,10 +45,7 @@ export function createPolicyFeed(log: EventLog, topic: string, book: PolicyBook,
     stats: (): Readonly<PolicyFeedStats> => ({ ...stats }),
     /** Resolves once every policy published before the call is in the book. */
     async start(): Promise<void> {
-      reader = log.reader(topic, onMessage);
-      await reader.start();
-      const partitions = await log.partitionCount(topic);
-      await Promise.all(Array.from({ length: partitions }, (_, p) => reader!.follow(p, 'beginning')));
+      reader = await followWholeTopic(log, topic, onMessage);
     },
     async stop(): Promise<void> {
       await reader?.stop();

@@ -17,6 +17,7 @@ import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
 import { createPolicyFeed } from '../policy-feed.js';
+import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
 import { decodeSnapshot } from './state-changelog.js';
 
@@ -52,6 +53,7 @@ export function createProcessor(options: ProcessorOptions) {
   const book = options.policies ?? createPolicyBook();
   const engine: Engine = createEngine({ policies: book });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
+  const pricing = createPricing(log, topics.prices, logger.child('prices'));
   const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0 };
 
   function handle(batch: LogBatch): StageOutput {
@@ -68,7 +70,7 @@ export function createProcessor(options: ProcessorOptions) {
 
     if (batch.topic === topics.spans) {
       for (const message of batch.messages) {
-        const decoded = decodeSpanMessage(message);
+        const decoded = decodeSpanMessage(message, pricing.price);
         if (!decoded.ok) {
           dead.push(deadLetterFor('processor', message, decoded.code, decoded.reason));
           continue;
@@ -150,12 +152,12 @@ export function createProcessor(options: ProcessorOptions) {
     policies: book,
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected }),
     async start(): Promise<void> {
-      await policyFeed.start();
+      await Promise.all([policyFeed.start(), pricing.start()]);
       await stage.start();
     },
     async stop(): Promise<void> {
       await stage.stop();
-      await policyFeed.stop();
+      await Promise.all([policyFeed.stop(), pricing.stop()]);
     },
   };
 }

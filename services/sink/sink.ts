@@ -17,6 +17,7 @@ import { createPolicyBook } from '../../streams/policies.js';
 import { redactSpan } from '../../streams/redact.js';
 import { deadLetterFor, sendDeadLetters } from '../dead-letter.js';
 import { createPolicyFeed } from '../policy-feed.js';
+import { createPricing } from '../pricing.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
 
@@ -39,6 +40,7 @@ export function createSink(options: SinkOptions) {
   let producer: LogProducer | null = null;
   const book = createPolicyBook();
   const policyFeed = createPolicyFeed(options.log, options.topics.policies, book, options.logger.child('policies'));
+  const pricing = createPricing(options.log, options.topics.prices, options.logger.child('prices'));
 
   async function handleBatch(batch: LogBatch): Promise<void> {
     const first = batch.messages[0]!.offset;
@@ -48,7 +50,7 @@ export function createSink(options: SinkOptions) {
     if (batch.topic === options.topics.spans) {
       const rows: SpanRow[] = [];
       for (const message of batch.messages) {
-        const decoded = decodeSpanMessage(message);
+        const decoded = decodeSpanMessage(message, pricing.price);
         if (decoded.ok) {
           const { event } = decoded;
           const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
@@ -88,12 +90,12 @@ export function createSink(options: SinkOptions) {
     stats: (): Readonly<SinkStats & { policiesApplied: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       producer = await options.log.producer();
-      await policyFeed.start();
+      await Promise.all([policyFeed.start(), pricing.start()]);
       await consumer.start();
     },
     async stop(): Promise<void> {
       await consumer.stop();
-      await policyFeed.stop();
+      await Promise.all([policyFeed.stop(), pricing.stop()]);
       await producer?.close();
     },
   };
