@@ -148,6 +148,11 @@ export function createPolicyBook() {
       return builtinPolicies.resolve(detector, subject);
     },
 
+    /** The version of a policy the book holds (enabled or not), if any. */
+    held(policyId: string): PolicyEvent | undefined {
+      return byId.get(policyId)?.event;
+    },
+
     /** Every redaction in force for a subject (all levels apply, least specific first). */
     redactions(subject: Subject): RedactParams[] {
       return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.params as RedactParams).reverse();

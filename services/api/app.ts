@@ -9,7 +9,9 @@ import type { Topics } from '../../log/topics.js';
 import type { Store } from '../../storage/store.js';
 import type { Logger } from '../logger.js';
 import { ApiError, toApiError } from './errors.js';
+import { createKeyedLock } from './keyed-lock.js';
 import { openApiDocument } from './openapi.js';
+import { startPolicyMirror } from './policies/mirror.js';
 import { registerRoute, type ApiDeps, type ApiLimits, type RouteSpec } from './route.js';
 import { breakerRoutes } from './routes/breakers.js';
 import { keyRoutes } from './routes/keys.js';
@@ -32,7 +34,10 @@ export interface ApiOptions {
 
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) => {
   let producer: Promise<LogProducer> | null = null;
+  const policyMirror = await startPolicyMirror({ log: options.log, topic: options.topics.policies, store: options.store, logger: options.logger });
   const deps: ApiDeps = Object.freeze({
+    policies: policyMirror.book,
+    lock: createKeyedLock(),
     store: options.store,
     log: options.log,
     topics: options.topics,
@@ -48,6 +53,7 @@ export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) =>
     },
   });
   app.addHook('onClose', async () => {
+    await policyMirror.stop();
     if (producer) await (await producer.catch(() => null))?.close();
   });
 

@@ -12,10 +12,12 @@ import type { Topics } from '../../log/topics.js';
 import type { Store } from '../../storage/store.js';
 import { insertAccessRecords } from '../../storage/tables/access-log.js';
 import { tenantExists } from '../../storage/tables/api-keys.js';
+import type { PolicyBook } from '../../streams/policies.js';
 import type { Logger } from '../logger.js';
 import { authenticate, type Caller } from './auth/authenticate.js';
 import { roleGrants, type Permission } from './auth/roles.js';
 import { ApiError, notFound, toApiError } from './errors.js';
+import type { KeyedLock } from './keyed-lock.js';
 
 export interface ApiLimits {
   /** Largest page a listing returns. */
@@ -36,6 +38,10 @@ export interface ApiDeps {
   /** Wall-clock time, for access-log rows, key changes and operator actions only. */
   clock: () => number;
   limits: ApiLimits;
+  /** The policies in force, as the processors see them (fed from the policies topic). */
+  policies: PolicyBook;
+  /** Serializes changes of one agent or policy (read the version, write the next). */
+  lock: KeyedLock;
 }
 
 /** What the access-log row of this request will say; handlers fill in the resource. */
