@@ -33,6 +33,10 @@ export function createBreakerBoard() {
       else if (event.action === 'reset') open.delete(key);
       return true;
     },
+    /** Open breakers held, of any run: zero lets guard() skip the lookups. */
+    get size(): number {
+      return open.size;
+    },
     /** The open breaker covering this run, narrowest scope first; undefined when all are closed. */
     check(run: RunIdentity): OpenBreaker | undefined {
       if (open.size === 0) return undefined;

@@ -1,88 +1,111 @@
 /**
  * Non-blocking span emission: `push` only appends to a bounded buffer; a single-concurrency
  * p-queue flushes it in batches (when `batchSize` spans wait, or after `lingerMs`). While the
- * log is unreachable the buffer holds up to `maxBuffered` spans, then drops the oldest and
+ * transport is unreachable the buffer holds up to `maxBuffered` spans, then drops the oldest and
  * counts them: an agent is never slowed or crashed by its governance.
+ *
+ * A batch being sent is taken out of the buffer, not copied: a send that fails after the
+ * broker got the batch may still deliver it, so a span in flight is never counted as dropped,
+ * and the drop-oldest bound only sheds spans that have not left. `sent + dropped + held` is
+ * always what was pushed, so the count reported as dropped is exact.
  */
 import PQueue from 'p-queue';
-import type { LogProducer, OutgoingMessage } from '../log/port.js';
 
-export interface EmitterOptions {
-  topic: string;
+export interface EmitterOptions<T> {
   batchSize: number;
   lingerMs: number;
+  /** Spans held at once, in flight included. */
   maxBuffered: number;
+  /** Resolves once the transport has the batch; throws to keep it for a retry. */
+  send(batch: T[]): Promise<void>;
   onSendError(error: Error, spans: number): void;
+  /** Wait after a failed send before the next attempt. Default max(lingerMs, 250). */
+  retryMs?: number;
+  /** The transport's own hint for a failure (an HTTP Retry-After), overriding `retryMs`. */
+  retryAfter?(error: unknown): number | undefined;
 }
 
 export interface EmitterStats {
   sent: number;
   dropped: number;
+  /** Waiting or in flight. */
   buffered: number;
   sendErrors: number;
 }
 
-export function createEmitter(producer: LogProducer, options: EmitterOptions) {
+export function createEmitter<T>(options: EmitterOptions<T>) {
+  if (options.maxBuffered < 1 || options.batchSize < 1) throw new RangeError(`batchSize (${options.batchSize}) and maxBuffered (${options.maxBuffered}) must be at least 1`);
   const queue = new PQueue({ concurrency: 1 });
-  let buffer: OutgoingMessage[] = [];
+  const retryMs = options.retryMs ?? Math.max(options.lingerMs, 250);
+  let waiting: T[] = [];
+  let inFlight: T[] = [];
   let timer: NodeJS.Timeout | null = null;
   const stats: EmitterStats = { sent: 0, dropped: 0, buffered: 0, sendErrors: 0 };
 
+  function later(ms: number): void {
+    if (timer) return;
+    timer = setTimeout(() => { timer = null; void queue.add(flushOnce); }, ms);
+    timer.unref();
+  }
+
   function schedule(): void {
-    if (buffer.length >= options.batchSize) {
+    if (waiting.length >= options.batchSize) {
       if (timer) { clearTimeout(timer); timer = null; }
-      void queue.add(flushOnce);
-    } else if (!timer) {
-      timer = setTimeout(() => { timer = null; void queue.add(flushOnce); }, options.lingerMs);
-      timer.unref();
+      // One flush queued at a time is enough: it re-schedules itself while spans wait.
+      if (queue.size === 0) void queue.add(flushOnce);
+    } else {
+      later(options.lingerMs);
     }
   }
 
   async function flushOnce(): Promise<void> {
-    if (buffer.length === 0) return;
-    const batch = buffer.slice(0, options.batchSize);
+    if (waiting.length === 0) return;
+    inFlight = waiting.length <= options.batchSize ? waiting : waiting.slice(0, options.batchSize);
+    waiting = inFlight === waiting ? [] : waiting.slice(inFlight.length);
     try {
-      await producer.send(options.topic, batch);
-      buffer = buffer.slice(batch.length);
-      stats.sent += batch.length;
+      await options.send(inFlight);
+      stats.sent += inFlight.length;
+      inFlight = [];
     } catch (error) {
-      // Keep the batch for the next attempt; the bound below sheds the oldest if this lasts.
+      // Back to the front, oldest first; nothing was pushed past the bound meanwhile, as the
+      // bound counts what is in flight.
+      const failed = inFlight.length;
+      waiting = inFlight.concat(waiting);
+      inFlight = [];
       stats.sendErrors += 1;
-      options.onSendError(error as Error, batch.length);
-      if (!timer) {
-        timer = setTimeout(() => { timer = null; void queue.add(flushOnce); }, Math.max(options.lingerMs, 250));
-        timer.unref();
-      }
+      options.onSendError(error as Error, failed);
+      later(options.retryAfter?.(error) ?? retryMs);
       return;
     }
-    if (buffer.length > 0) schedule();
+    if (waiting.length > 0) schedule();
   }
 
   return {
-    push(message: OutgoingMessage): void {
-      buffer.push(message);
-      if (buffer.length > options.maxBuffered) {
-        const excess = buffer.length - options.maxBuffered;
-        buffer.splice(0, excess);
+    push(item: T): void {
+      waiting.push(item);
+      const excess = waiting.length + inFlight.length - options.maxBuffered;
+      if (excess > 0) {
+        waiting.splice(0, excess);
         stats.dropped += excess;
       }
       schedule();
     },
-    /** Sends everything buffered; gives up at the deadline and reports what is left. */
+    /** Sends everything held; gives up at the deadline and reports what is left. */
     async flush(deadlineMs: number): Promise<{ unsent: number }> {
       if (timer) { clearTimeout(timer); timer = null; }
       const until = Date.now() + deadlineMs;
-      while (buffer.length > 0 && Date.now() < until) {
+      while (waiting.length + inFlight.length > 0 && Date.now() < until) {
         const before = stats.sent;
         await Promise.race([queue.add(flushOnce), new Promise((ok) => setTimeout(ok, Math.max(0, until - Date.now())).unref())]);
-        if (stats.sent === before && buffer.length > 0) await new Promise((ok) => setTimeout(ok, 50));
+        if (stats.sent === before && waiting.length + inFlight.length > 0) await new Promise((ok) => setTimeout(ok, Math.min(50, Math.max(0, until - Date.now()))));
       }
-      return { unsent: buffer.length };
+      if (timer) { clearTimeout(timer); timer = null; }
+      return { unsent: waiting.length + inFlight.length };
     },
     stats(): EmitterStats {
-      return { ...stats, buffered: buffer.length };
+      return { ...stats, buffered: waiting.length + inFlight.length };
     },
   };
 }
 
-export type Emitter = ReturnType<typeof createEmitter>;
+export type Emitter<T> = ReturnType<typeof createEmitter<T>>;

@@ -1,296 +1,306 @@
 /**
- * The Fusebox agent client: emit spans, and ask "may I?" before every action.
+ * The Fusebox agent client: emit spans, and ask "may I?" before every action. Two lines:
  *
  * ```ts
  * import { createFusebox, RunHalted } from './client/index.js';
  *
  * const fusebox = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: ['127.0.0.1:9092'] });
  * const run = await fusebox.startRun();
+ *
+ * const search = run.wrapTool('web_search', searchTheWeb);           // guarded, one tool_call span per call
+ * const think = run.wrapModel({ model: 'gpt-4o' }, callModel, (r) => ({ inputTokens: r.usage.in, outputTokens: r.usage.out }));
  * try {
- *   for (;;) {
- *     const plan = await run.llm({ model: 'gpt-4o' }, async () => ({ output: await think(), usage: { inputTokens: 900, outputTokens: 40 } }));
- *     await run.tool('web_search', { q: plan.query }, () => search(plan.query)); // throws RunHalted once tripped
- *   }
+ *   for (;;) await search((await think(prompt)).query);             // throws RunHalted once a breaker trips
  * } catch (error) {
- *   if (error instanceof RunHalted) console.error(error.reason); // detector, threshold, observed
+ *   if (error instanceof RunHalted) console.error(error.reason, error.policy, error.origin);
  * } finally {
- *   await run.end();
- *   await fusebox.close();
+ *   run.end();
+ *   await fusebox.close();                                           // flushes, with a deadline
  * }
  * ```
  *
- * `run.guard()` is synchronous and answers from local state: the breaker board, kept current
- * by following only the control-topic partitions this client's trees hash to. Emission never
- * blocks the agent (see emitter.ts).
+ * Without Kafka: `createFusebox({ transport: 'http', url: 'https://gateway', apiKey: 'fbx_...', tenantId, agentId })`,
+ * the same API over the gateway (spans POSTed in batches, trips over Server-Sent Events).
+ *
+ * - `run.guard(next?)` is synchronous and answers from local state: the breaker board (kept
+ *   current from the control topic, only the partitions this client's trees hash to), the local
+ *   pre-checks from cached policies (iteration cap; allowed tools when `next` names a tool), and
+ *   the staleness of the control plane (`staleAfterMs`, `whenStale`: fail open by default).
+ * - Emission never blocks or throws at the agent for transport trouble: spans wait in a bounded
+ *   buffer (drop-oldest, counted in `stats().dropped`); `close()` flushes with a deadline.
+ * - Errors: `RunHalted` (scope, reason, policy, origin), `RejectedEvent`, `TransportUnavailable`,
+ *   `ClientClosed`; warnings (warn dispositions, transport trouble, staleness) go to `onWarning`.
  */
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { createKafkaLog } from '../log/kafka.js';
-import { partitionForKey } from '../log/partitioner.js';
-import type { EventLog, LogProducer, PartitionReader } from '../log/port.js';
-import { topicNames, type Topics } from '../log/topics.js';
-import { controlEventCodec, SchemaError, spanEventCodec, spanEventSchema, type ControlEvent, type SpanEvent } from '../schemas/index.js';
-import { canonicalHash } from '../streams/canonical.js';
-import { TAGS_ATTRIBUTE } from '../streams/engine.js';
+import type { EventLog } from '../log/port.js';
+import { topicNames } from '../log/topics.js';
+import { SchemaError, spanEventSchema, type ControlEvent, type SpanEvent } from '../schemas/index.js';
+import { createLogger, type Logger } from '../services/logger.js';
 import { createBreakerBoard, type BreakerBoard } from './breaker-board.js';
 import { createEmitter, type Emitter, type EmitterStats } from './emitter.js';
 import { ClientClosed, RejectedEvent, RunHalted, TransportUnavailable } from './errors.js';
+import { createHttpTransport, type RejectedSpan } from './http-transport.js';
+import { checkLocally, createCachedPolicies, type NextAction } from './local-checks.js';
+import { createLogTransport } from './log-transport.js';
+import { checkSuppliedFields, Run, type RunHost, type RunIdentity, type RunOptions } from './run.js';
+import { createStalenessWatch, type StaleMode, type StaleTransition, type StalenessWatch } from './staleness.js';
+import { RetryLater, type Transport } from './transport.js';
 
-export { RunHalted, RejectedEvent, TransportUnavailable, ClientClosed, FuseboxError, type FuseboxErrorCode } from './errors.js';
+export { RunHalted, RejectedEvent, TransportUnavailable, ClientClosed, FuseboxError, type FuseboxErrorCode, type HaltOrigin } from './errors.js';
+export { Run, type RunOptions, type LlmUsage, type ModelCall, type SignalEdge } from './run.js';
+export type { NextAction } from './local-checks.js';
+export type { StaleMode, StaleTransition } from './staleness.js';
+export type { RejectedSpan } from './http-transport.js';
+
+export type FuseboxWarning =
+  | { kind: 'control'; event: ControlEvent }
+  | { kind: 'transport'; error: Error; spans: number }
+  | { kind: 'staleness'; transition: StaleTransition }
+  | { kind: 'rejected'; spans: RejectedSpan[] };
 
 export interface FuseboxOptions {
   tenantId: string;
   agentId: string;
+  /** 'kafka' (default) or 'http' (the gateway, for agents that cannot reach Kafka). */
+  transport?: 'kafka' | 'http';
   /** Kafka bootstrap brokers. Ignored when `log` is given. */
   brokers?: string[];
   /** An event log to use instead of Kafka (the in-memory log of `npm start`, tests). */
   log?: EventLog;
   topicPrefix?: string;
-  /** Spans per produce request. Default 500. */
+  /** The gateway's base URL, for `transport: 'http'`. */
+  url?: string;
+  /** An API key of role `agent` (`fbx_...`), for `transport: 'http'`. */
+  apiKey?: string;
+  /** Spans per send. Default 500. */
   batchSize?: number;
   /** Longest a span waits for companions before it is sent. Default 5 ms. */
   lingerMs?: number;
-  /** Spans held while the log is unreachable before the oldest are dropped. Default 10,000. */
+  /** Spans held (waiting or in flight) while the transport is unreachable before the oldest are dropped. Default 10,000. */
   maxBuffered?: number;
   /** Fleet tags of this agent, for tag-scoped policies (sent as the `fusebox.agent.tags` attribute). */
   tags?: string[];
   /** Keep call arguments and results on spans (truncated). Off by default: hashes suffice for detection. */
   captureArguments?: boolean;
-  /** Warn dispositions and transport trouble; never thrown at the agent. */
-  onWarning?(warning: { kind: 'control'; event: ControlEvent } | { kind: 'transport'; error: Error; spans: number }): void;
+  /** How long the control plane may go unheard before guard() stops trusting the board. Default 30,000 ms. */
+  staleAfterMs?: number;
+  /** What guard() does once stale: 'open' (default) keeps allowing actions, 'closed' refuses them all. */
+  whenStale?: StaleMode;
+  /** Warn dispositions, transport trouble, staleness transitions, spans the gateway rejected; never thrown at the agent. */
+  onWarning?(warning: FuseboxWarning): void;
+  /** Where the client's own log lines go (staleness, rejected spans). Default: stderr. */
+  logLine?(line: string): void;
 }
 
-export interface RunOptions {
-  name?: string;
-  userId?: string;
-  sessionId?: string;
-}
+const optionsSchema = z.object({
+  tenantId: z.string().min(1).max(256),
+  agentId: z.string().min(1).max(256),
+  transport: z.enum(['kafka', 'http']).default('kafka'),
+  url: z.string().url().optional(),
+  apiKey: z.string().min(1).optional(),
+  batchSize: z.number().int().min(1).default(500),
+  lingerMs: z.number().min(0).default(5),
+  maxBuffered: z.number().int().min(1).default(10_000),
+  tags: z.array(z.string().min(1).regex(/^[^,]+$/, 'a tag may not contain a comma')).default([]),
+  staleAfterMs: z.number().positive().default(30_000),
+  whenStale: z.enum(['open', 'closed']).default('open'),
+}).refine((o) => o.transport !== 'http' || (o.url !== undefined && o.apiKey !== undefined), { message: "transport 'http' needs both url and apiKey", path: ['url'] });
 
-export interface LlmUsage {
-  inputTokens: number;
-  outputTokens: number;
-  cachedTokens?: number;
-  /** Integer micro-USD, when the caller knows it; otherwise priced downstream. */
-  costMicros?: number;
-}
-
-const ARGUMENT_LIMIT = 4096;
+type Settings = z.output<typeof optionsSchema>;
 
 export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
-  const ownsLog = !options.log;
-  const log = options.log ?? createKafkaLog({ brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${options.agentId}` });
-  const topics = topicNames(options.topicPrefix);
-  const board = createBreakerBoard();
-  const fusebox = new Fusebox(options, log, ownsLog, topics, board);
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RangeError(`createFusebox: option ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  const settings = parsed.data;
+  const logger = createLogger(`fusebox-client ${settings.agentId}`, options.logLine);
+  const transport: Transport<unknown> = settings.transport === 'http'
+    ? createHttpTransport({ url: settings.url!, apiKey: settings.apiKey!, onRejected: (spans) => fusebox.rejected(spans) })
+    : createLogTransport(
+      options.log ?? createKafkaLog({ brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${settings.agentId}` }),
+      topicNames(options.topicPrefix), settings.tenantId, logger, !options.log,
+    ) as Transport<unknown>;
+  const fusebox = new Fusebox(options, settings, transport, logger);
   try {
     await fusebox.connect();
   } catch (error) {
-    if (ownsLog) await log.close().catch(() => {});
-    throw new TransportUnavailable(`could not connect to ${log.describe}: ${(error as Error).message}`, { cause: error });
+    await transport.close().catch(() => {});
+    throw new TransportUnavailable(`could not connect to ${transport.describe}: ${(error as Error).message}`, { cause: error });
   }
   return fusebox;
 }
 
-export class Fusebox {
-  private producer: LogProducer | null = null;
-  private emitter: Emitter | null = null;
-  private controlReader: PartitionReader | null = null;
-  private controlPartitions = 0;
+export interface FuseboxStats extends EmitterStats {
+  /** Spans the gateway refused (HTTP transport): each reported to onWarning with its field. */
+  rejected: number;
+  /** Whether the control plane is currently past the staleness bound. */
+  stale: boolean;
+}
+
+export class Fusebox implements RunHost {
+  readonly tenantId: string;
+  readonly tags: readonly string[];
+  readonly captureArguments: boolean;
+  private readonly board: BreakerBoard = createBreakerBoard();
+  private readonly policies;
+  private readonly emitter: Emitter<unknown>;
+  private readonly staleness: StalenessWatch | null;
+  private staleTimer: NodeJS.Timeout | null = null;
+  private rejectedCount = 0;
   private closed = false;
 
   /** @internal use createFusebox */
-  constructor(
-    readonly options: FuseboxOptions,
-    private readonly log: EventLog,
-    private readonly ownsLog: boolean,
-    readonly topics: Topics,
-    private readonly board: BreakerBoard,
-  ) {}
+  constructor(readonly options: FuseboxOptions, private readonly settings: Settings, private readonly transport: Transport<unknown>, private readonly logger: Logger) {
+    this.tenantId = settings.tenantId;
+    this.tags = Object.freeze([...settings.tags]);
+    this.captureArguments = options.captureArguments ?? false;
+    this.policies = createCachedPolicies(settings.tenantId);
+    this.emitter = createEmitter<unknown>({
+      batchSize: settings.batchSize,
+      lingerMs: settings.lingerMs,
+      maxBuffered: settings.maxBuffered,
+      send: (batch) => transport.send(batch),
+      retryAfter: (error) => (error instanceof RetryLater ? error.retryAfterMs : undefined),
+      onSendError: (error, spans) => this.warn({ kind: 'transport', error, spans }),
+    });
+    this.staleness = transport.reportsContact ? createStalenessWatch({ boundMs: settings.staleAfterMs, mode: settings.whenStale, nowMs: Date.now() }) : null;
+  }
 
   /** @internal */
   async connect(): Promise<void> {
-    this.controlPartitions = await this.log.partitionCount(this.topics.control);
-    this.producer = await this.log.producer();
-    this.emitter = createEmitter(this.producer, {
-      topic: this.topics.spans,
-      batchSize: this.options.batchSize ?? 500,
-      lingerMs: this.options.lingerMs ?? 5,
-      maxBuffered: this.options.maxBuffered ?? 10_000,
-      onSendError: (error, spans) => this.options.onWarning?.({ kind: 'transport', error, spans }),
-    });
-    this.controlReader = this.log.reader(this.topics.control, (message) => {
-      if (!message.value) return;
-      let event: ControlEvent;
-      try {
-        event = controlEventCodec.decode(message.value);
-      } catch (error) {
-        if (error instanceof SchemaError) return; // not ours to judge: the processor dead-letters bad input
-        throw error;
-      }
-      if (event.tenantId !== this.options.tenantId) return;
-      if (this.board.apply(event) && event.action === 'warn') this.options.onWarning?.({ kind: 'control', event });
-    });
-    await this.controlReader.start();
+    await this.transport.start({
+      control: (event) => {
+        if (this.board.apply(event) && event.action === 'warn') this.warn({ kind: 'control', event });
+      },
+      contact: () => {
+        const back = this.staleness?.contact(Date.now());
+        if (back) this.announce(back);
+      },
+    }, this.policies);
+    if (this.staleness) {
+      const watch = this.staleness;
+      this.staleTimer = setInterval(() => {
+        const gone = watch.evaluate(Date.now());
+        if (gone) this.announce(gone);
+      }, Math.min(1_000, Math.max(10, this.settings.staleAfterMs / 4)));
+      this.staleTimer.unref();
+    }
   }
 
   /** Starts a root run: a new spawn tree. Resolves once trips for it will be heard. */
   async startRun(options: RunOptions = {}): Promise<Run> {
     const runId = `run-${randomUUID()}`;
-    return this.openRun({ runId, treeId: runId, parentRunId: null, agentId: this.options.agentId, ...options });
+    return this.openRun({ runId, treeId: runId, parentRunId: null, agentId: this.settings.agentId, ...options });
   }
 
   /** @internal */
-  async openRun(identity: { runId: string; treeId: string; parentRunId: string | null; agentId: string } & RunOptions): Promise<Run> {
+  async openRun(identity: RunIdentity): Promise<Run> {
     if (this.closed) throw new ClientClosed();
-    await this.controlReader!.follow(partitionForKey(identity.treeId, this.controlPartitions));
+    await this.transport.followTree(identity.treeId);
     const run = new Run(this, identity);
     run.record({ kind: 'run_start', name: identity.name ?? identity.agentId, status: 'ok' });
     return run;
   }
 
-  /** @internal the open breaker covering a run, if any */
-  breakerFor(run: Run) {
-    return this.board.check({ runId: run.id, treeId: run.treeId, agentId: run.agentId, tenantId: this.options.tenantId });
-  }
-
-  /** @internal validates, encodes and queues a span; never blocks */
-  emit(event: SpanEvent): void {
-    if (this.closed) throw new ClientClosed();
-    let bytes: Buffer;
-    try {
-      bytes = spanEventCodec.encode(spanEventSchema.parse(event));
-    } catch (error) {
-      throw new RejectedEvent(`span '${event.name}' rejected: ${(error as Error).message}`, { cause: error });
+  /** @internal see Run.guard */
+  guard(run: Run, next: NextAction | undefined): void {
+    const open = this.board.size === 0 ? undefined : this.board.check({ runId: run.id, treeId: run.treeId, agentId: run.agentId, tenantId: this.tenantId });
+    if (open) {
+      const { event } = open;
+      throw new RunHalted(run.id, open.scope, event.reason, { id: event.policyId, version: event.policyVersion }, event.action === 'kill' ? 'kill' : 'trip', event.eventId.startsWith(LOCAL_PREFIX) ? 'local' : 'control');
     }
-    this.emitter!.push({ key: event.treeId, value: bytes });
+    if (this.staleness?.refusing) {
+      const silentForMs = Math.round(this.staleness.silentForMs(Date.now()));
+      const reason = { detector: 'staleness', threshold: this.settings.staleAfterMs, observed: silentForMs, windowMs: null, message: `the control plane (${this.transport.describe}) has not been heard for ${silentForMs} ms, above the bound of ${this.settings.staleAfterMs} ms; failing closed` };
+      throw new RunHalted(run.id, 'run', reason, { id: null, version: null }, 'trip', 'stale');
+    }
+    const refusal = checkLocally(this.policies, { tenantId: this.tenantId, agentId: run.agentId, runId: run.id, tags: this.tags }, run.policies, run.steps, next);
+    if (refusal) throw new RunHalted(run.id, 'run', refusal.reason, refusal.policy, 'trip', 'local');
   }
 
-  stats(): EmitterStats {
-    return this.emitter!.stats();
+  /** @internal see RunHost.haltLocally */
+  haltLocally(run: Run, halted: RunHalted): void {
+    this.board.apply({
+      eventId: `${LOCAL_PREFIX}${run.id}:${halted.reason?.detector}`, tenantId: this.tenantId, scope: 'run', target: run.id, treeId: run.treeId,
+      action: 'trip', reason: halted.reason, policyId: halted.policy.id, policyVersion: halted.policy.version, timeMs: Date.now(),
+    });
+  }
+
+  /**
+   * @internal Validates, encodes and queues a span; never blocks. Spans the client built
+   * itself have their shape by construction, so only the agent-supplied fields are checked;
+   * `full` (custom spans from `run.record`) checks everything against the schema.
+   */
+  emit(span: SpanEvent, full: boolean): void {
+    if (this.closed) throw new ClientClosed();
+    let item: unknown;
+    try {
+      if (full) span = spanEventSchema.parse(span);
+      else checkSuppliedFields(span);
+      item = this.transport.encode(span);
+    } catch (error) {
+      if (error instanceof RejectedEvent) throw error;
+      if (error instanceof z.ZodError || error instanceof SchemaError || error instanceof Error) throw new RejectedEvent(`span '${String(span.name).slice(0, 80)}' rejected: ${describeIssue(error)}`, { cause: error });
+      throw error;
+    }
+    this.emitter.push(item);
+  }
+
+  /** @internal the HTTP transport reports spans the gateway refused */
+  rejected(spans: RejectedSpan[]): void {
+    this.rejectedCount += spans.length;
+    this.logger.warn('the gateway rejected spans; they are not retried', { count: spans.length, first: spans[0] });
+    this.warn({ kind: 'rejected', spans });
+  }
+
+  stats(): FuseboxStats {
+    return { ...this.emitter.stats(), rejected: this.rejectedCount, stale: this.staleness?.stale ?? false };
   }
 
   /** Flushes what is buffered (up to `deadlineMs`) and disconnects. */
   async close(deadlineMs = 5_000): Promise<{ unsent: number }> {
     if (this.closed) return { unsent: 0 };
-    const result = await this.emitter!.flush(deadlineMs);
+    const result = await this.emitter.flush(deadlineMs);
     this.closed = true;
-    await this.controlReader?.stop();
-    await this.producer?.close();
-    if (this.ownsLog) await this.log.close();
+    if (this.staleTimer) clearInterval(this.staleTimer);
+    await this.transport.close();
     return result;
+  }
+
+  private warn(warning: FuseboxWarning): void {
+    try {
+      this.options.onWarning?.(warning);
+    } catch (error) {
+      // The agent's callback must not take the client down with it.
+      this.logger.error('onWarning threw', { error: (error as Error).message });
+    }
+  }
+
+  /** Says loudly, once per transition, what guard() now does. */
+  private announce(transition: StaleTransition): void {
+    const seconds = (transition.silentForMs / 1000).toFixed(1);
+    if (transition.state === 'stale') {
+      this.logger.warn(transition.mode === 'open'
+        ? `control plane unreachable for ${seconds} s (bound ${transition.boundMs} ms): guard() FAILS OPEN, actions are allowed without new trips; breakers already heard and local pre-checks still hold`
+        : `control plane unreachable for ${seconds} s (bound ${transition.boundMs} ms): guard() FAILS CLOSED, every action is refused until it is heard again`, { transport: this.transport.describe });
+    } else {
+      this.logger.warn(`control plane reachable again after ${seconds} s: guard() answers from the breaker board again`, { transport: this.transport.describe, wasFailing: transition.mode });
+    }
+    this.warn({ kind: 'staleness', transition });
   }
 }
 
-export class Run {
-  readonly id: string;
-  readonly treeId: string;
-  readonly parentRunId: string | null;
-  readonly agentId: string;
-  private readonly userId: string | null;
-  private readonly sessionId: string | null;
+/** Event ids of breakers the client opened itself after a local refusal. */
+const LOCAL_PREFIX = 'local:';
 
-  /** @internal use fusebox.startRun() or run.spawn() */
-  constructor(private readonly fusebox: Fusebox, identity: { runId: string; treeId: string; parentRunId: string | null; agentId: string } & RunOptions) {
-    this.id = identity.runId;
-    this.treeId = identity.treeId;
-    this.parentRunId = identity.parentRunId;
-    this.agentId = identity.agentId;
-    this.userId = identity.userId ?? null;
-    this.sessionId = identity.sessionId ?? null;
+function describeIssue(error: unknown): string {
+  if (error instanceof z.ZodError) {
+    const issue = error.issues[0]!;
+    return `${issue.path.join('.') || '(root)'}: ${issue.message}`;
   }
-
-  /** Throws RunHalted if a breaker covering this run (run, tree, agent, tenant) is open. */
-  guard(): void {
-    const open = this.fusebox.breakerFor(this);
-    if (open) {
-      const { event } = open;
-      throw new RunHalted(this.id, open.scope, event.reason, { id: event.policyId, version: event.policyVersion }, event.action === 'kill' ? 'kill' : 'trip');
-    }
-  }
-
-  /** Runs a tool under the breaker: guard first, then a tool_call span with the outcome. */
-  async tool<T>(name: string, args: unknown, fn: () => Promise<T> | T): Promise<T> {
-    this.guard();
-    const startTimeMs = Date.now();
-    const argsHash = canonicalHash(args);
-    const capturedArgs = this.capture(args);
-    try {
-      const result = await fn();
-      this.record({ kind: 'tool_call', name, status: 'ok', startTimeMs, argsHash, args: capturedArgs, outputHash: canonicalHash(result), output: this.capture(result) });
-      return result;
-    } catch (error) {
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      this.record({ kind: 'tool_call', name, status: 'error', error: message.slice(0, ARGUMENT_LIMIT), startTimeMs, argsHash, args: capturedArgs, outputHash: canonicalHash({ error: message }) });
-      throw error;
-    }
-  }
-
-  /** Runs a model call under the breaker: guard first, then an llm_call span with its usage. */
-  async llm<T>(call: { model: string; provider?: string; name?: string }, fn: () => Promise<{ output: T; usage: LlmUsage }>): Promise<T> {
-    this.guard();
-    const startTimeMs = Date.now();
-    try {
-      const { output, usage } = await fn();
-      this.record({
-        kind: 'llm_call', name: call.name ?? call.model, status: 'ok', startTimeMs, model: call.model, provider: call.provider ?? null,
-        inputTokens: usage.inputTokens, outputTokens: usage.outputTokens, cachedTokens: usage.cachedTokens ?? 0, costMicros: usage.costMicros ?? null,
-      });
-      return output;
-    } catch (error) {
-      this.record({ kind: 'llm_call', name: call.name ?? call.model, status: 'error', error: String(error).slice(0, ARGUMENT_LIMIT), startTimeMs, model: call.model, provider: call.provider ?? null });
-      throw error;
-    }
-  }
-
-  /** Starts a child run in the same spawn tree and records the spawn edge. */
-  async spawn(options: RunOptions & { agentId?: string } = {}): Promise<Run> {
-    this.guard();
-    const childId = `run-${randomUUID()}`;
-    this.record({ kind: 'spawn', name: options.name ?? options.agentId ?? this.agentId, status: 'ok', edge: { kind: 'spawn', targetRunId: childId, targetTreeId: this.treeId } });
-    return this.fusebox.openRun({ runId: childId, treeId: this.treeId, parentRunId: this.id, agentId: options.agentId ?? this.agentId, userId: options.userId ?? this.userId ?? undefined, sessionId: options.sessionId ?? this.sessionId ?? undefined, name: options.name });
-  }
-
-  /** Records the end of the run. */
-  end(status: 'ok' | 'error' = 'ok', error?: string): void {
-    this.record({ kind: 'run_end', name: this.agentId, status, error: error ?? null });
-  }
-
-  /** @internal and for custom spans: fills identity and time, validates, queues. */
-  record(span: Partial<SpanEvent> & Pick<SpanEvent, 'kind' | 'name'>): void {
-    const endTimeMs = Date.now();
-    this.fusebox.emit({
-      eventId: randomUUID(),
-      tenantId: this.fusebox.options.tenantId,
-      agentId: this.agentId,
-      runId: this.id,
-      parentRunId: this.parentRunId,
-      treeId: this.treeId,
-      spanId: randomUUID(),
-      parentSpanId: null,
-      status: 'unset',
-      error: null,
-      startTimeMs: span.startTimeMs ?? endTimeMs,
-      endTimeMs,
-      model: null,
-      provider: null,
-      inputTokens: 0,
-      outputTokens: 0,
-      cachedTokens: 0,
-      costMicros: null,
-      argsHash: null,
-      args: null,
-      outputHash: null,
-      output: null,
-      userId: this.userId,
-      sessionId: this.sessionId,
-      edge: null,
-      ...span,
-      attributes: this.fusebox.options.tags?.length ? { [TAGS_ATTRIBUTE]: this.fusebox.options.tags.join(','), ...span.attributes } : span.attributes ?? {},
-    });
-  }
-
-  private capture(value: unknown): string | null {
-    if (!this.fusebox.options.captureArguments) return null;
-    const text = JSON.stringify(value) ?? 'null';
-    return text.length > ARGUMENT_LIMIT ? `${text.slice(0, ARGUMENT_LIMIT)}…` : text;
-  }
+  return (error as Error).message;
 }

@@ -95,16 +95,14 @@ function decide<S, P extends ScopeParams | IterationCapParams>(detector: Detecto
 export function createCachedPolicies(tenantId: string): PolicyBook & CountedPolicies {
   const book = createPolicyBook();
   let generation = 0;
-  return {
-    apply(policyId, event) {
-      if (event !== null && event.tenantId !== tenantId) return { ok: true, policy: null };
-      const result = book.apply(policyId, event);
-      if (result.ok) generation += 1;
-      return result;
-    },
-    resolve: book.resolve,
-    redactions: book.redactions,
-    get size() { return book.size; },
-    get generation() { return generation; },
+  // Inherits whatever else the book offers; its methods close over its state, not `this`.
+  const cached = Object.create(book) as PolicyBook & { generation: number };
+  cached.apply = (policyId, event) => {
+    if (event !== null && event.tenantId !== tenantId) return { ok: true, policy: null };
+    const result = book.apply(policyId, event);
+    if (result.ok) generation += 1;
+    return result;
   };
+  Object.defineProperty(cached, 'generation', { get: () => generation });
+  return cached;
 }
