@@ -40,14 +40,19 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+/** Validates environment variables with `schema`; every problem names the variable and its value. */
+export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.output<S> {
   // An empty variable means "not set", as shells and compose files often leave them.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const parsed = envSchema.safeParse(present);
+  const parsed = schema.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(present[String(issue.path[0])] ?? '')}: ${issue.message}`));
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Readonly<Config> {
+  const e = parseEnv(envSchema, env);
   return Object.freeze({
     kafkaBrokers: e.KAFKA_BROKERS ? Object.freeze(e.KAFKA_BROKERS) : null,
     clickhouse: e.CLICKHOUSE_URL

@@ -18,6 +18,8 @@ export const deadLetterSchema = z.object({
   reason: z.string(),
   /** The original bytes, base64, so nothing is lost and the event can be repaired and replayed. */
   payloadBase64: z.string().nullable(),
+  /** For items refused at an HTTP edge (the gateway): the API key's tenant, never the payload's. */
+  tenantId: z.string().optional(),
 });
 export type DeadLetter = z.output<typeof deadLetterSchema>;
 
@@ -33,6 +35,26 @@ export function deadLetterFor(source: string, message: LogMessage, code: string,
     payloadBase64: message.value ? message.value.toString('base64') : null,
   };
   return { key: `${message.topic}/${message.partition}/${message.offset}`, value: Buffer.from(JSON.stringify(record)) };
+}
+
+/**
+ * An item refused before it reached any topic (a span in an HTTP batch): `topic` is where it was
+ * headed, partition -1 and offset '-1' say it was never written; the key names the request and
+ * the item's index in it.
+ */
+export function deadLetterForItem(source: string, item: { topic: string; tenantId: string; requestId: string; index: number; code: string; reason: string; payload: Buffer }): OutgoingMessage {
+  const record: DeadLetter = {
+    source,
+    topic: item.topic,
+    partition: -1,
+    offset: '-1',
+    key: null,
+    code: item.code,
+    reason: item.reason,
+    payloadBase64: item.payload.toString('base64'),
+    tenantId: item.tenantId,
+  };
+  return { key: `${source}/${item.requestId}/${item.index}`, value: Buffer.from(JSON.stringify(record)) };
 }
 
 export async function sendDeadLetters(producer: LogProducer, topic: string, letters: OutgoingMessage[]): Promise<void> {

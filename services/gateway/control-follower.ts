@@ -1,0 +1,106 @@
+/**
+ * The gateway's view of breakers, for agents that cannot reach Kafka: it follows every
+ * partition of the control topic from the beginning (so a restarted gateway knows what is
+ * open), applies each event to its tenant's breaker board (the client's own, client/
+ * breaker-board.ts: one board per tenant, because agent names are per tenant), and pushes each
+ * new event to the SSE subscribers it concerns.
+ */
+import type { EventLog, LogMessage, PartitionReader } from '../../log/port.js';
+import { controlEventCodec, SchemaError, type ControlEvent } from '../../schemas/index.js';
+import { createBreakerBoard, type BreakerBoard } from '../../client/breaker-board.js';
+import type { Logger } from '../logger.js';
+
+export interface BreakerState {
+  state: 'closed' | 'open';
+  event: ControlEvent | null;
+}
+
+export interface ControlSubscriber {
+  tenantId: string;
+  /** Trees asked for; null: every tree of the tenant. Agent and tenant scope always reach it. */
+  trees: ReadonlySet<string> | null;
+  send(event: ControlEvent): void;
+}
+
+/** Whether `event` belongs on `subscriber`'s stream. Pure, so the filter is tested on its own. */
+export function concerns(subscriber: Pick<ControlSubscriber, 'tenantId' | 'trees'>, event: ControlEvent): boolean {
+  if (event.tenantId !== subscriber.tenantId) return false;
+  if (event.scope === 'agent' || event.scope === 'tenant' || subscriber.trees === null) return true;
+  return event.treeId !== null && subscriber.trees.has(event.treeId);
+}
+
+export function createControlFollower(log: EventLog, topic: string, logger: Logger) {
+  const boards = new Map<string, BreakerBoard>();
+  /** Run and tree ids named by each tenant's control events: what the tenant is known to own. */
+  const owners = new Map<string, string>();
+  const subscribers = new Set<ControlSubscriber>();
+  let reader: PartitionReader | null = null;
+  let caughtUp = false;
+  let applied = 0;
+
+  function onMessage(message: LogMessage): void {
+    if (!message.value) return;
+    let event: ControlEvent;
+    try {
+      event = controlEventCodec.decode(message.value);
+    } catch (error) {
+      if (error instanceof SchemaError) return; // the processor dead-letters bad control input; not ours to judge
+      throw error;
+    }
+    let board = boards.get(event.tenantId);
+    if (!board) boards.set(event.tenantId, (board = createBreakerBoard()));
+    if (!board.apply(event)) return; // agent-scope copies on every partition share one event id
+    applied += 1;
+    if (event.scope === 'run') owners.set(event.target, event.tenantId);
+    if (event.treeId !== null) owners.set(event.treeId, event.tenantId);
+    for (const subscriber of subscribers) {
+      if (!concerns(subscriber, event)) continue;
+      try {
+        subscriber.send(event);
+      } catch (error) {
+        logger.warn('dropping a control stream subscriber that failed', { error: (error as Error).message });
+        subscribers.delete(subscriber);
+      }
+    }
+  }
+
+  return {
+    /** Resolves once every control event already in the topic has been applied. */
+    async start(): Promise<void> {
+      reader = log.reader(topic, onMessage);
+      await reader.start();
+      const partitions = await log.partitionCount(topic);
+      await Promise.all(Array.from({ length: partitions }, (_, p) => reader!.follow(p, 'beginning')));
+      caughtUp = true;
+    },
+    get caughtUp(): boolean {
+      return caughtUp;
+    },
+    get applied(): number {
+      return applied;
+    },
+    /** The open breaker covering these ids, narrowest scope first (run, tree, agent, tenant). */
+    state(tenantId: string, ids: { runId?: string; treeId?: string; agentId?: string }): BreakerState {
+      // Empty strings match no target (targets are never empty): an id not given is a scope not asked.
+      const open = boards.get(tenantId)?.check({ tenantId, runId: ids.runId ?? '', treeId: ids.treeId ?? '', agentId: ids.agentId ?? '' });
+      return open ? { state: 'open', event: open.event } : { state: 'closed', event: null };
+    },
+    /** The tenant whose control events named this run or tree id, if any. */
+    ownerOf(id: string): string | undefined {
+      return owners.get(id);
+    },
+    subscribe(subscriber: ControlSubscriber): () => void {
+      subscribers.add(subscriber);
+      return () => subscribers.delete(subscriber);
+    },
+    get subscribers(): number {
+      return subscribers.size;
+    },
+    async stop(): Promise<void> {
+      subscribers.clear();
+      await reader?.stop();
+    },
+  };
+}
+
+export type ControlFollower = ReturnType<typeof createControlFollower>;

@@ -1,0 +1,4 @@
+/** Health, readiness and Prometheus metrics for every Fusebox service; see metrics.ts for usage. */
+export { createMetrics, METRIC_NAMES, type Metrics } from './metrics.js';
+export { observabilityPlugin, OBSERVABILITY_ROUTES, type ObservabilityOptions } from './plugin.js';
+export { kafkaCheck, storeCheck, type ReadinessCheck } from './checks.js';
