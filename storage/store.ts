@@ -6,6 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { createClient, type ClickHouseClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
 import { migrate } from './migrate.js';
+import { shippedPrices } from './prices/shipped.js';
+import { syncShippedPrices } from './tables/model-prices.js';
 
 export type StoreConfig =
   | { kind: 'chdb'; path: string }
@@ -13,6 +15,8 @@ export type StoreConfig =
 
 export interface Store {
   readonly client: ClickHouseClient;
+  /** Which engine answers: bulk inserts travel differently to each (storage/insert-rows.ts). */
+  readonly kind: StoreConfig['kind'];
   /** Where the data is, for people: a folder or a URL (never with a password). */
   readonly describe: string;
   close(): Promise<void>;
@@ -21,7 +25,7 @@ export interface Store {
 /** Both engines answer alike: 64-bit integers as JSON strings (exact past 2^53; rows parse them with zod). */
 const SETTINGS = Object.freeze({ output_format_json_quote_64bit_integers: 1 as const });
 
-/** Opens the store and applies pending migrations (idempotent). */
+/** Opens the store, applies pending migrations and syncs the shipped price list (all idempotent). */
 export async function openStore(config: StoreConfig): Promise<Store> {
   let client: ClickHouseClient;
   let describe: string;
@@ -39,5 +43,6 @@ export async function openStore(config: StoreConfig): Promise<Store> {
     describe = `ClickHouse server at ${url.origin}/${config.database ?? 'default'}`;
   }
   await migrate(client);
-  return { client, describe, close: () => client.close() };
+  await syncShippedPrices(client, shippedPrices(), Date.now());
+  return { client, kind: config.kind, describe, close: () => client.close() };
 }
