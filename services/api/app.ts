@@ -13,13 +13,16 @@ import { createKeyedLock } from './keyed-lock.js';
 import { openApiDocument } from './openapi.js';
 import { startPolicyMirror } from './policies/mirror.js';
 import { registerRoute, type ApiDeps, type ApiLimits, type RouteSpec } from './route.js';
+import { agentRoutes } from './routes/agents.js';
 import { breakerRoutes } from './routes/breakers.js';
+import { budgetRoutes } from './routes/budget.js';
 import { keyRoutes } from './routes/keys.js';
+import { policyRoutes } from './routes/policies.js';
 import { reportRoutes } from './routes/reports.js';
 import { runRoutes } from './routes/runs.js';
 
 /** Every route of the API, in the order the OpenAPI document lists them. */
-export const apiRoutes = [...runRoutes, ...breakerRoutes, ...reportRoutes, ...keyRoutes] as unknown as readonly RouteSpec[];
+export const apiRoutes = [...runRoutes, ...breakerRoutes, ...budgetRoutes, ...reportRoutes, ...agentRoutes, ...policyRoutes, ...keyRoutes] as unknown as readonly RouteSpec[];
 
 export const DEFAULT_LIMITS: ApiLimits = Object.freeze({ maxPageSize: 1000, maxReportGroups: 100_000, maxGraphDepth: 10_000 });
 
