@@ -97,7 +97,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           await producer.send({
             topic,
             acks: -1,
-            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })),
+            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })),
           });
         },
         async close() {
@@ -128,7 +128,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             for (const [topic, messages] of entries) {
               if (messages.length === 0) continue;
               const partitions = await partitionCount(topic);
-              topicMessages.push({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: partitionForKey(m.key, partitions) })) });
+              topicMessages.push({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })) });
             }
             if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
           };

@@ -39,7 +39,7 @@ export function createMemoryLog(): EventLog {
   function append(topic: string, messages: OutgoingMessage[]): void {
     const partitions = partitionsOf(topic);
     for (const message of messages) {
-      const partition = partitionForKey(message.key, partitions.length);
+      const partition = message.partition ?? partitionForKey(message.key, partitions.length);
       const log = partitions[partition]!;
       log.push({ topic, partition, offset: String(log.length), key: message.key, value: message.value, timestampMs: Date.now(), headers: message.headers ?? {} });
     }

@@ -12,6 +12,8 @@ export interface OutgoingMessage {
   /** null is a tombstone: on a compacted topic it deletes the key. */
   value: Buffer | null;
   headers?: Record<string, string>;
+  /** Where it goes when not where its key hashes to (a stage's offset record in its changelog). */
+  partition?: number;
 }
 
 export interface LogMessage {

@@ -9,6 +9,14 @@
  * partition N fences the previous owner's producer, so a zombie cannot commit after a
  * rebalance (kafkajs has no KIP-447, which would allow one producer per instance).
  *
+ * The changelog also holds, per partition, the next input offset of every input topic (a
+ * record under POSITION_KEY, written in the same transaction as the state it goes with). The
+ * group's committed offset is not enough on its own: kafkajs cannot ask for stable offsets
+ * (OffsetFetch's require_stable, KIP-447), so a member that joins while a transaction is
+ * completing may be handed the offset from before it, and re-read a batch whose effects the
+ * restored state already holds. Messages below the recorded position are skipped, never folded
+ * twice.
+ *
  * The stage knows nothing of spans or agents: `handle` folds a batch into the caller's state
  * and says what to publish and which keys changed; `state` says how keys snapshot, restore and
  * are forgotten.
@@ -19,6 +27,20 @@ import type { Logger } from './logger.js';
 
 /** Publishing attempts per batch before the consumer is stopped (and the batch re-read by the next owner). */
 const MAX_ATTEMPTS = 5;
+
+/** Changelog key of a partition's input positions; no state key starts with NUL. */
+export const POSITION_KEY = '\u0000positions';
+
+type Positions = Map<string, bigint>;
+
+function encodePositions(positions: Positions): Buffer {
+  return Buffer.from(JSON.stringify(Object.fromEntries([...positions].map(([topic, next]) => [topic, next.toString()]))));
+}
+
+function decodePositions(value: Buffer): Positions {
+  const parsed = JSON.parse(value.toString('utf8')) as Record<string, string>;
+  return new Map(Object.entries(parsed).map(([topic, next]) => [topic, BigInt(next)]));
+}
 
 export interface StageOutput {
   /** Messages to publish, by topic, in the order given (all visible together at commit). */
@@ -71,9 +93,12 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   let partitions = 0;
   /** Changelog values delivered for partitions being restored (several may restore at once). */
   const restoring = new Map<number, Map<string, Buffer | null>>();
+  /** Per owned partition, the next offset of each input topic that its state already reflects. */
+  const positions = new Map<number, Positions>();
   let keysRestored = 0;
   let transactions = 0;
   let retries = 0;
+  let redeliveriesSkipped = 0;
 
   const partitionOf = (key: string) => partitionForKey(key, partitions);
 
@@ -87,6 +112,10 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       restoring.delete(partition);
     }
     state.forget((key) => partitionOf(key) === partition);
+    const restored = values.get(POSITION_KEY);
+    values.delete(POSITION_KEY);
+    if (restored) positions.set(partition, decodePositions(restored));
+    else positions.delete(partition);
     for (const [key, value] of values) {
       state.restore(key, value);
       if (value !== null) keysRestored += 1;
@@ -107,6 +136,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   /** What memory holds for this partition may be ahead of what committed: drop it. */
   function discard(partition: number): void {
     ready.delete(partition);
+    positions.delete(partition);
     state.forget((key) => partitionOf(key) === partition);
   }
 
@@ -130,21 +160,31 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     return next;
   }
 
-  async function processBatch(batch: LogBatch): Promise<void> {
-    const partition = batch.partition;
+  async function processBatch(delivered: LogBatch): Promise<void> {
+    const partition = delivered.partition;
     await prepare(partition);
     const producer = await producerFor(partition);
-    let output: StageOutput;
-    try {
-      output = await options.handle(batch);
-    } catch (error) {
-      discard(partition);
-      throw error;
+    const position = positions.get(partition)?.get(delivered.topic) ?? 0n;
+    const fresh = delivered.messages.filter((m) => BigInt(m.offset) >= position);
+    redeliveriesSkipped += delivered.messages.length - fresh.length;
+    let output: StageOutput = { publish: [], touched: [] };
+    // A batch wholly skipped still commits its offsets, so the group's lag tells the truth.
+    if (fresh.length > 0) {
+      try {
+        output = await options.handle(fresh.length === delivered.messages.length ? delivered : { ...delivered, messages: fresh });
+      } catch (error) {
+        discard(partition);
+        throw error;
+      }
     }
-    const changelog = [...output.touched].map((key) => ({ key, value: state.snapshot(key) }));
-    const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
+    const next = BigInt(delivered.messages.at(-1)!.offset) + 1n;
+    const partitionPositions = positions.get(partition) ?? new Map<string, bigint>();
+    if (next > position) partitionPositions.set(delivered.topic, next);
+    positions.set(partition, partitionPositions);
+    const changelog: OutgoingMessage[] = [...output.touched].map((key) => ({ key, value: state.snapshot(key) }));
+    changelog.push({ key: POSITION_KEY, value: encodePositions(partitionPositions), partition });
     const entries: Array<[string, OutgoingMessage[]]> = [...output.publish, [options.changelog, changelog]];
-    const offsets = [{ topic: batch.topic, partition, offset: next }];
+    const offsets = [{ topic: delivered.topic, partition, offset: next.toString() }];
     // The batch is folded once; only publishing is retried. The outputs follow from the state
     // already in memory, and a transaction that failed before its commit request committed
     // nothing, so sending them again with a fresh producer is still exactly once. Retrying here rather than crashing the consumer
@@ -206,7 +246,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   });
 
   return {
-    stats: () => ({ keysRestored, transactions, transactionRetries: retries }),
+    stats: () => ({ keysRestored, transactions, transactionRetries: retries, redeliveriesSkipped }),
     async start(): Promise<void> {
       const counts = await Promise.all([...options.inputs, options.changelog].map((t) => log.partitionCount(t)));
       if (new Set(counts).size !== 1) {

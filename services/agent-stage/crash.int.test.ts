@@ -12,6 +12,7 @@ import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, polic
 import type { AgentState } from '../../streams/agent-breaker.js';
 import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
 import { kill9, killAll, startService } from '../../test/processes.js';
+import { POSITION_KEY } from '../transactional-stage.js';
 
 const logs: EventLog[] = [];
 afterEach(killAll);
@@ -76,7 +77,7 @@ describe('agent stage: exactly once across SIGKILL', () => {
     const audits = (await readAll(log, topics.audit)).map((m) => breakerEventCodec.decode(m.value!));
     const controls = (await readAll(log, topics.control)).map((m) => controlEventCodec.decode(m.value!));
     const states = new Map<string, AgentState>();
-    for (const m of await readAll(log, topics.agentState)) states.set(m.key!, JSON.parse(m.value!.toString()) as AgentState);
+    for (const m of await readAll(log, topics.agentState)) if (m.key !== POSITION_KEY) states.set(m.key!, JSON.parse(m.value!.toString()) as AgentState);
 
     const ids = audits.map((a) => a.eventId);
     // No decision twice (listed in full if it happens: which agent, what, when).

@@ -14,6 +14,7 @@ import { createPolicyBook } from '../../streams/policies.js';
 import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
 import { kill9, killAll, startService } from '../../test/processes.js';
 import { workload, type Workload } from '../../test/workload.js';
+import { POSITION_KEY } from '../transactional-stage.js';
 
 const logs: EventLog[] = [];
 afterEach(killAll);
@@ -84,7 +85,7 @@ async function scenario(options: { partitions: number; instances: number; kills:
   const controls = (await readAll(log, topics.control)).map((m) => controlEventCodec.decode(m.value!));
   const audits = (await readAll(log, topics.audit)).map((m) => breakerEventCodec.decode(m.value!));
   const state = new Map<string, TreeSnapshot>();
-  for (const m of await readAll(log, topics.processorState)) state.set(m.key!, JSON.parse(m.value!.toString()) as TreeSnapshot);
+  for (const m of await readAll(log, topics.processorState)) if (m.key !== POSITION_KEY) state.set(m.key!, JSON.parse(m.value!.toString()) as TreeSnapshot);
   return { load, controls, audits, state, killsUnderLoad };
 }
 

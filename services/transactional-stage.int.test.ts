@@ -1,0 +1,101 @@
+/**
+ * The exactly-once shell on the real broker, with a toy stage (a count per key, one output per
+ * input): what it folded once it never folds again, even when the group's committed offsets
+ * lag behind its state. That lag is real: kafkajs cannot ask the coordinator for stable offsets
+ * (KIP-447's require_stable), so a member joining while a transaction completes can be handed
+ * the offset from before it. Rewinding the group by hand makes that moment happen every time.
+ */
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKafkaLog } from '../log/kafka.js';
+import type { EventLog } from '../log/port.js';
+import { brokers, drained, readAll } from '../test/kafka.js';
+import { createLogger, silentLogger } from './logger.js';
+import { createTransactionalStage, jsonMapState, POSITION_KEY } from './transactional-stage.js';
+
+describe('transactional stage (real Kafka)', () => {
+  const prefix = `t-${randomUUID().slice(0, 8)}`;
+  const topics = { input: `${prefix}.input`, output: `${prefix}.output`, changelog: `${prefix}.changelog` };
+  const groupId = `${prefix}.counter`;
+  let log: EventLog;
+
+  beforeAll(async () => {
+    log = createKafkaLog({ brokers: brokers(), clientId: prefix });
+    await log.ensureTopics([
+      { topic: topics.input, partitions: 2 },
+      { topic: topics.output, partitions: 2 },
+      { topic: topics.changelog, partitions: 2, compacted: true },
+    ]);
+  });
+
+  afterAll(async () => {
+    await log?.close();
+  });
+
+  /** Counts inputs per key and publishes one output per input, named by the input's value. */
+  function counterStage() {
+    const counts = new Map<string, number>();
+    const stage = createTransactionalStage({
+      log,
+      logger: process.env.DEBUG_STAGE ? createLogger('stage') : silentLogger,
+      groupId,
+      inputs: [topics.input],
+      changelog: topics.changelog,
+      state: jsonMapState(counts),
+      handle: (batch) => {
+        const touched = new Set<string>();
+        for (const m of batch.messages) {
+          counts.set(m.key!, (counts.get(m.key!) ?? 0) + 1);
+          touched.add(m.key!);
+        }
+        return { publish: [[topics.output, batch.messages.map((m) => ({ key: m.key!, value: m.value }))]], touched };
+      },
+    });
+    return { stage, counts };
+  }
+
+  async function produce(from: number, to: number): Promise<void> {
+    const producer = await log.producer();
+    const keys = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
+    await producer.send(topics.input, Array.from({ length: to - from }, (_, i) => ({ key: keys[(from + i) % keys.length]!, value: Buffer.from(`input-${from + i}`) })));
+    await producer.close();
+  }
+
+  it('never folds or publishes an input twice, even when the group is handed offsets older than its state', async () => {
+    const first = counterStage();
+    await first.stage.start();
+    await produce(0, 40);
+    await drained(topics.input, groupId, 60_000);
+    await first.stage.stop();
+
+    // The coordinator hands out offsets from before the last transactions.
+    const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    await admin.setOffsets({ groupId, topic: topics.input, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
+    await admin.disconnect();
+
+    const second = counterStage();
+    await second.stage.start();
+    await produce(40, 60);
+    await drained(topics.input, groupId, 60_000);
+    const stats = second.stage.stats();
+    await second.stage.stop();
+
+    const outputs = (await readAll(log, topics.output)).map((m) => m.value!.toString());
+    const repeated = outputs.filter((value, i) => outputs.indexOf(value) !== i);
+    expect(repeated).toEqual([]);
+    expect(outputs).toHaveLength(60);
+    // The restored state counted the first 40 once and the next 20 once.
+    expect([...second.counts.values()].reduce((a, b) => a + b, 0)).toBe(60);
+    expect(stats.redeliveriesSkipped).toBe(40);
+
+    // What a restart restores agrees: the changelog's counts and positions.
+    const changelog = await readAll(log, topics.changelog);
+    const latest = new Map(changelog.map((m) => [`${m.partition}/${m.key}`, m.value!.toString()]));
+    const counted = [...latest].filter(([k]) => !k.endsWith(POSITION_KEY)).reduce((sum, [, v]) => sum + Number(v), 0);
+    expect(counted).toBe(60);
+    const positions = [...latest].filter(([k]) => k.endsWith(POSITION_KEY)).map(([, v]) => JSON.parse(v) as Record<string, string>);
+    expect(positions.reduce((sum, p) => sum + Number(p[topics.input]), 0)).toBe(60);
+  }, 120_000);
+});
