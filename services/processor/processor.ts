@@ -150,7 +150,7 @@ export function createProcessor(options: ProcessorOptions) {
   return {
     engine,
     policies: book,
-    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected }),
+    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
       await Promise.all([policyFeed.start(), pricing.start()]);
       await stage.start();

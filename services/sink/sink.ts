@@ -87,7 +87,7 @@ export function createSink(options: SinkOptions) {
   });
 
   return {
-    stats: (): Readonly<SinkStats & { policiesApplied: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied }),
+    stats: (): Readonly<SinkStats & { policiesApplied: number; pricesApplied: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
       producer = await options.log.producer();
       await Promise.all([policyFeed.start(), pricing.start()]);
