@@ -1,0 +1,226 @@
+/**
+ * The gateway on the real broker and chDB: mixed batches (valid produced keyed like the client,
+ * invalid dead-lettered with index and field), every error status, breaker state with tenant
+ * isolation, the SSE control stream, and health, readiness and metrics.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EventLog } from '../../log/port.js';
+import { partitionForKey } from '../../log/partitioner.js';
+import type { Topics } from '../../log/topics.js';
+import { controlEventCodec, spanEventCodec, type ControlEvent } from '../../schemas/index.js';
+import type { Store } from '../../storage/store.js';
+import { accessLog } from '../../storage/tables/access-log.js';
+import { gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
+import { eventually, freshKafka, readAll } from '../../test/kafka.js';
+import { span } from '../../test/spans.js';
+import { freshStore } from '../../test/store.js';
+import { deadLetterSchema } from '../dead-letter.js';
+
+let kafka: { log: EventLog; topics: Topics; prefix: string };
+let store: Store;
+let gw: GatewayHarness;
+let agentKey: string;
+
+/** A span as an agent would POST it: JSON, no tenant. */
+function wire(overrides: Parameters<typeof span>[0]): Record<string, unknown> {
+  const { tenantId: _tenant, ...rest } = span(overrides);
+  return rest;
+}
+
+function control(overrides: Partial<ControlEvent> & Pick<ControlEvent, 'eventId' | 'tenantId' | 'scope' | 'target'>): ControlEvent {
+  return { treeId: null, action: 'trip', reason: { detector: 'loop', threshold: 3, observed: 3, windowMs: null, message: 'loop' }, policyId: 'builtin:loop', policyVersion: 1, timeMs: 1_700_000_000_000, ...overrides };
+}
+
+async function publish(events: ControlEvent[]): Promise<void> {
+  const producer = await kafka.log.producer();
+  await producer.send(kafka.topics.control, events.map((e) => ({ key: e.treeId ?? `${e.scope}:${e.target}`, value: controlEventCodec.encode(e) })));
+  await producer.close();
+}
+
+beforeAll(async () => {
+  kafka = await freshKafka(3);
+  store = await freshStore();
+  gw = await gatewayHarness({ kafka, store, limits: { bodyLimitBytes: 64 * 1024 } });
+  agentKey = await gw.key('acme', 'agent');
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await kafka?.log.close();
+  await store?.close();
+});
+
+describe('POST /v1/spans', () => {
+  it('produces the valid items keyed by tree id and dead-letters each invalid one with its index and field', async () => {
+    const batch = [
+      wire({ kind: 'tool_call', name: 'web_search', runId: 'mixed-1', treeId: 'tree-m1', argsHash: 'a1' }),
+      { ...wire({ kind: 'llm_call', name: 'gpt-4o', runId: 'mixed-1', treeId: 'tree-m1' }), kind: 'thinking' },
+      { ...wire({ kind: 'llm_call', name: 'gpt-4o', runId: 'mixed-2', treeId: 'tree-m2' }), tenantId: 'acme' },
+      { ...wire({ kind: 'llm_call', name: 'gpt-4o', runId: 'mixed-3', treeId: 'tree-m3' }), tenantId: 'globex' },
+      wire({ kind: 'run_end', name: 'researcher', runId: 'mixed-3', treeId: 'tree-m3' }),
+    ];
+    const response = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: batch } });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({
+      accepted: 3,
+      rejected: [
+        { index: 1, field: 'spans.1.kind', message: expect.stringContaining('run_start') },
+        { index: 3, field: 'spans.3.tenantId', message: "must be omitted or equal to the API key's tenant" },
+      ],
+    });
+
+    const produced = await eventually('3 spans on the topic', async () => {
+      const messages = await readAll(kafka.log, kafka.topics.spans);
+      const ours = messages.filter((m) => m.key?.startsWith('tree-m'));
+      return ours.length >= 3 ? ours : undefined;
+    });
+    expect(produced).toHaveLength(3);
+    for (const message of produced) {
+      const event = spanEventCodec.decode(message.value!);
+      expect(event.tenantId).toBe('acme');
+      expect(message.key).toBe(event.treeId);
+      expect(message.partition).toBe(partitionForKey(event.treeId, 3));
+    }
+    expect(produced.map((m) => spanEventCodec.decode(m.value!).eventId).sort()).toEqual([batch[0], batch[2], batch[4]].map((s) => s!.eventId).sort());
+
+    const letters = (await readAll(kafka.log, kafka.topics.deadLetter)).map((m) => deadLetterSchema.parse(JSON.parse(m.value!.toString())));
+    const ours = letters.filter((l) => l.source === 'gateway' && l.reason.startsWith('spans.'));
+    expect(ours.map((l) => [l.code, l.reason.split(':')[0], l.tenantId])).toEqual(expect.arrayContaining([
+      ['INVALID_SPAN', 'spans.1.kind', 'acme'],
+      ['TENANT_MISMATCH', 'spans.3.tenantId', 'acme'],
+    ]));
+    const replayable = ours.find((l) => l.code === 'INVALID_SPAN')!;
+    expect(JSON.parse(Buffer.from(replayable.payloadBase64!, 'base64').toString())).toEqual(batch[1]);
+  });
+
+  it('answers 400 with the same shape when every item is refused, and 200 for an empty batch', async () => {
+    const bad = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: [{ kind: 'tool_call' }, 42] } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toEqual({ accepted: 0, rejected: [{ index: 0, field: 'spans.0.eventId', message: 'required' }, { index: 1, field: 'spans.1', message: 'expected a span object' }] });
+    const empty = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: [] } });
+    expect([empty.statusCode, empty.json()]).toEqual([200, { accepted: 0, rejected: [] }]);
+    const shapeless = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { span: [] } });
+    expect([shapeless.statusCode, shapeless.json().error.field]).toEqual([400, 'spans']);
+  });
+
+  it('answers 401 without a key or with an unknown one, 403 to a role that may not ingest, 413 over the body limit', async () => {
+    const payload = { spans: [wire({ kind: 'custom', name: 'x' })] };
+    expect((await gw.call(null, { method: 'POST', url: '/v1/spans', payload })).statusCode).toBe(401);
+    const unknown = await gw.call(`fbx_0123456789abcdef_${'a'.repeat(43)}`, { method: 'POST', url: '/v1/spans', payload });
+    expect([unknown.statusCode, unknown.json().error.code]).toEqual([401, 'UNAUTHENTICATED']);
+    const finance = await gw.call(await gw.key('acme', 'finance'), { method: 'POST', url: '/v1/spans', payload });
+    expect([finance.statusCode, finance.json().error.code]).toEqual([403, 'FORBIDDEN']);
+    const huge = { spans: Array.from({ length: 400 }, () => wire({ kind: 'custom', name: 'x'.repeat(200) })) };
+    const tooLarge = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: huge });
+    expect([tooLarge.statusCode, tooLarge.json().error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+  });
+
+  it('answers 429 with Retry-After once a key is over its rate, other keys unaffected', async () => {
+    const frozen = () => 1_700_000_000_000; // no time passes: no token comes back
+    const limited = await gatewayHarness({ kafka, store, clock: frozen, limits: { ratePerSecond: 0.5, rateBurst: 2 } });
+    try {
+      const key = await limited.key('acme', 'agent');
+      const post = (k: string) => limited.call(k, { method: 'POST', url: '/v1/spans', payload: { spans: [] } });
+      expect((await post(key)).statusCode).toBe(200);
+      expect((await post(key)).statusCode).toBe(200);
+      const third = await post(key);
+      expect(third.statusCode).toBe(429);
+      expect(third.headers['retry-after']).toBe('2');
+      expect(third.json().error.code).toBe('RATE_LIMITED');
+      expect((await post(await limited.key('acme', 'agent'))).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('answers 503 with Retry-After when the producer backlog is at its bound, producing nothing', async () => {
+    const draining = await gatewayHarness({ kafka, store, limits: { maxPendingSpans: 0 } });
+    try {
+      const response = await draining.call(await draining.key('acme', 'agent'), { method: 'POST', url: '/v1/spans', payload: { spans: [wire({ kind: 'custom', name: 'x', treeId: 'tree-overload', runId: 'r-overload' })] } });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json().error.code).toBe('OVERLOADED');
+      expect((await readAll(kafka.log, kafka.topics.spans)).filter((m) => m.key === 'tree-overload')).toHaveLength(0);
+    } finally {
+      await draining.close();
+    }
+  });
+});
+
+describe('breakers for HTTP agents', () => {
+  it('tells a run its breaker state from the control topic; another tenant gets 404, flagged', async () => {
+    const r = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: [wire({ kind: 'tool_call', name: 'web_search', runId: 'run-b1', treeId: 'tree-b1' })] } });
+    expect(r.statusCode).toBe(200);
+    const before = await gw.call(agentKey, { method: 'GET', url: '/v1/runs/run-b1/breaker?tree=tree-b1' });
+    expect([before.statusCode, before.json()]).toEqual([200, { state: 'closed', event: null }]);
+
+    const trip = control({ eventId: 'trip-b1', tenantId: 'acme', scope: 'run', target: 'run-b1', treeId: 'tree-b1' });
+    await publish([trip]);
+    const open = await eventually('the trip to reach the gateway', async () => {
+      const response = await gw.call(agentKey, { method: 'GET', url: '/v1/runs/run-b1/breaker?tree=tree-b1' });
+      return response.json().state === 'open' ? response.json() : undefined;
+    });
+    expect(open).toEqual({ state: 'open', event: trip });
+    const tree = await gw.call(await gw.key('acme', 'sre'), { method: 'GET', url: '/v1/trees/tree-b1/breaker' });
+    expect([tree.statusCode, tree.json().state]).toEqual([200, 'closed']); // a run-scope trip leaves the tree's breaker closed
+
+    const intruder = await gw.key('globex', 'agent');
+    const theirs = await gw.call(intruder, { method: 'GET', url: '/v1/runs/run-b1/breaker' });
+    const nobodys = await gw.call(intruder, { method: 'GET', url: '/v1/runs/run-nobody/breaker' });
+    expect([theirs.statusCode, theirs.json()]).toEqual([404, { error: { code: 'NOT_FOUND', message: "run 'run-b1' not found" } }]);
+    expect(nobodys.statusCode).toBe(404);
+    const flagged = await accessLog(store.client, 'globex', { flaggedOnly: true });
+    expect(flagged.map((row) => [row.resource_id, row.status_code, row.flag_reason])).toEqual([['run-b1', 404, 'cross_tenant']]);
+  });
+
+  it('streams the caller tenant\'s control events for the named trees (agent and tenant scope always) as SSE', async () => {
+    const address = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+    const abort = new AbortController();
+    const response = await fetch(`${address}/v1/control/stream?tree=tree-s1`, { headers: { authorization: `Bearer ${agentKey}` }, signal: abort.signal });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const received: ControlEvent[] = [];
+    let buffer = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = frame.split('\n').find((line) => line.startsWith('data: '));
+          if (frame.includes('event: control') && data) received.push(JSON.parse(data.slice(6)));
+        }
+      }
+    })().catch(() => {});
+    await eventually('the stream to be subscribed', () => gw.follower.subscribers > 0);
+
+    await publish([
+      control({ eventId: 's-other-tree', tenantId: 'acme', scope: 'run', target: 'run-s2', treeId: 'tree-s2' }),
+      control({ eventId: 's-other-tenant', tenantId: 'globex', scope: 'tree', target: 'tree-s1', treeId: 'tree-s1' }),
+      control({ eventId: 's-mine', tenantId: 'acme', scope: 'run', target: 'run-s1', treeId: 'tree-s1' }),
+      control({ eventId: 's-agent', tenantId: 'acme', scope: 'agent', target: 'researcher' }),
+    ]);
+    await eventually('both events of the caller on the stream', () => received.length >= 2);
+    // Everything was produced before the last one arrived: give a stray event the time to show up.
+    await new Promise((ok) => setTimeout(ok, 500));
+    expect(received.map((e) => e.eventId).sort()).toEqual(['s-agent', 's-mine']);
+    abort.abort();
+    await reading;
+    await eventually('the subscriber to be gone', () => gw.follower.subscribers === 0);
+  });
+});
+
+describe('health, readiness and metrics', () => {
+  it('answers /healthz, /readyz with its checks, and /metrics in Prometheus text with the ingest counts', async () => {
+    expect((await gw.call(null, { method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok', service: 'gateway' });
+    const ready = await gw.call(null, { method: 'GET', url: '/readyz' });
+    expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ready', service: 'gateway', checks: { store: 'ok', control: 'ok' } }]);
+    const metrics = await gw.call(null, { method: 'GET', url: '/metrics' });
+    expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
+    expect(metrics.body).toMatch(/^fusebox_events_in_total\{kind="span",service="gateway"\} \d+$/m);
+    expect(metrics.body).toMatch(/^fusebox_dead_letters_total\{code="INVALID_SPAN",service="gateway"\} \d+$/m);
+    expect(metrics.body).toMatch(/^fusebox_http_request_duration_seconds_count\{service="gateway",method="POST",route="\/v1\/spans",status_code="200"\} [1-9]\d*$/m);
+  });
+});

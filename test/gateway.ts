@@ -1,0 +1,48 @@
+/** Helpers for gateway tests: a gateway on the real broker and a fresh chDB store, keys per tenant and role. */
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { EventLog } from '../log/port.js';
+import type { Topics } from '../log/topics.js';
+import { createApiKey } from '../services/api/auth/create-key.js';
+import type { Role } from '../services/api/auth/roles.js';
+import { buildGateway } from '../services/gateway/app.js';
+import type { GatewayLimits } from '../services/gateway/config.js';
+import { createControlFollower, type ControlFollower } from '../services/gateway/control-follower.js';
+import { silentLogger } from '../services/logger.js';
+import { createMetrics, storeCheck, type Metrics } from '../services/observability/index.js';
+import type { Store } from '../storage/store.js';
+import { freshKafka } from './kafka.js';
+import { freshStore } from './store.js';
+
+export interface GatewayHarness {
+  app: FastifyInstance;
+  log: EventLog;
+  topics: Topics;
+  prefix: string;
+  store: Store;
+  follower: ControlFollower;
+  metrics: Metrics;
+  key(tenant: string, role: Role): Promise<string>;
+  call(key: string | null, request: InjectOptions): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+/** A gateway on fresh topics of the real broker (or the given ones) and a fresh chDB store. */
+export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>; clock?: () => number; kafka?: { log: EventLog; topics: Topics; prefix: string }; store?: Store } = {}): Promise<GatewayHarness> {
+  const { log, topics, prefix } = options.kafka ?? (await freshKafka(3));
+  const store = options.store ?? (await freshStore());
+  const follower = createControlFollower(log, topics.control, silentLogger);
+  await follower.start();
+  const metrics = createMetrics('gateway', { processMetrics: false });
+  const app = await buildGateway({ store, log, topics, logger: silentLogger, metrics, follower, limits: options.limits, clock: options.clock, checks: { store: storeCheck(store) } });
+  return {
+    app, log, topics, prefix, store, follower, metrics,
+    key: async (tenant, role) => (await createApiKey(store.client, { tenantId: tenant, role, name: `${role} of ${tenant}`, createdBy: 'test', nowMs: Date.now() })).key,
+    call: (key, request) => app.inject({ ...request, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...request.headers } }),
+    async close() {
+      await app.close();
+      await follower.stop();
+      if (!options.kafka) await log.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
