@@ -33,6 +33,10 @@ export interface KafkaBroker {
   readonly pid: number;
   readonly logFile: string;
   stop(): Promise<void>;
+  /** Stops the JVM but keeps its data and ports: clients see the broker go away (outage tests). */
+  halt(): Promise<void>;
+  /** Starts a halted broker again on the same ports with the same data. */
+  restart(): Promise<void>;
 }
 
 export interface StartBrokerOptions {
@@ -117,31 +121,44 @@ export async function startKafkaBroker(options: StartBrokerOptions = {}): Promis
 trap 'kill $j 2>/dev/null; wait $j; exit 0' TERM INT
 while kill -0 ${process.pid} 2>/dev/null && kill -0 $j 2>/dev/null; do sleep 0.5; done
 kill $j 2>/dev/null; wait $j`;
-  const child = spawn('sh', ['-c', watchdog], { stdio: 'ignore' });
+  let child: ChildProcess;
   let exited = false;
-  child.once('exit', () => { exited = true; });
+  const launch = async (): Promise<void> => {
+    const launched = spawn('sh', ['-c', watchdog], { stdio: 'ignore' });
+    child = launched;
+    exited = false;
+    launched.once('exit', () => { if (child === launched) exited = true; });
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    while (!(await portOpen(port))) {
+      if (exited) {
+        const output = existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 40) : '(no log)';
+        rmSync(workDir, { recursive: true, force: true });
+        throw new KafkaBrokerError(`the Kafka broker exited before it was ready; its log ends with:\n${output}`);
+      }
+      if (Date.now() > deadline) {
+        const output = existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 40) : '(no log)';
+        await stop();
+        throw new KafkaBrokerError(`the Kafka broker did not open port ${port} within ${options.startTimeoutMs ?? 60_000} ms; its log ends with:\n${output}`);
+      }
+      await sleep(100);
+    }
+  };
 
   const stop = async (): Promise<void> => {
     await terminate(child, () => exited);
     rmSync(workDir, { recursive: true, force: true });
   };
 
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  while (!(await portOpen(port))) {
-    if (exited) {
-      const output = existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 40) : '(no log)';
-      rmSync(workDir, { recursive: true, force: true });
-      throw new KafkaBrokerError(`the Kafka broker exited before it was ready; its log ends with:\n${output}`);
-    }
-    if (Date.now() > deadline) {
-      const output = existsSync(logFile) ? tail(readFileSync(logFile, 'utf8'), 40) : '(no log)';
-      await stop();
-      throw new KafkaBrokerError(`the Kafka broker did not open port ${port} within ${options.startTimeoutMs ?? 60_000} ms; its log ends with:\n${output}`);
-    }
-    await sleep(100);
-  }
+  await launch();
   log(`Kafka ready at 127.0.0.1:${port}`);
-  return { brokers: `127.0.0.1:${port}`, pid: child.pid ?? -1, logFile, stop };
+  return {
+    brokers: `127.0.0.1:${port}`,
+    get pid() { return child.pid ?? -1; },
+    logFile,
+    stop,
+    halt: () => terminate(child, () => exited),
+    restart: launch,
+  };
 }
 
 function defaultLibsDir(): string {
