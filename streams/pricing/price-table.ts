@@ -32,6 +32,8 @@ export interface PriceVersion extends Rates {
   effectiveFromMs: number;
   /** Names the version exactly, e.g. shipped:openai/gpt-4o@2024-10-01T00:00:00.000Z. */
   version: string;
+  /** Where a shipped price comes from, or the note of a tenant's. */
+  source: string;
 }
 
 export type UnpricedReason = 'no_model' | 'unknown_model' | 'ambiguous_provider' | 'no_price_at_time';
@@ -98,7 +100,7 @@ export function createPriceTable(list: readonly ListPrice[]) {
   for (const price of list) {
     const provider = normalizeName(price.provider);
     const model = normalizeName(price.model);
-    add(SHIPPED, { ...rates(price), origin: 'shipped', provider, model, effectiveFromMs: price.effectiveFromMs, version: versionName('shipped', provider, model, price.effectiveFromMs) });
+    add(SHIPPED, { ...rates(price), origin: 'shipped', provider, model, effectiveFromMs: price.effectiveFromMs, version: versionName('shipped', provider, model, price.effectiveFromMs), source: price.source });
   }
 
   /** The series one owner has for this provider (or, without one, the only provider) and model. */
@@ -149,7 +151,7 @@ export function createPriceTable(list: readonly ListPrice[]) {
       overrides.set(key, price);
       const provider = normalizeName(price.provider);
       const model = normalizeName(price.model);
-      add(price.tenantId, { ...rates(price), origin: 'tenant', provider, model, effectiveFromMs: price.effectiveFromMs, version: versionName('tenant', provider, model, price.effectiveFromMs) });
+      add(price.tenantId, { ...rates(price), origin: 'tenant', provider, model, effectiveFromMs: price.effectiveFromMs, version: versionName('tenant', provider, model, price.effectiveFromMs), source: price.note });
       return { ok: true };
     },
 
@@ -158,6 +160,18 @@ export function createPriceTable(list: readonly ListPrice[]) {
       const out: PriceVersion[] = [];
       for (const [key, versions] of series) if (key.startsWith(`${tenantId}\u0000`) || key.startsWith(`${SHIPPED}\u0000`)) out.push(...versions);
       return out;
+    },
+
+    /** The price of every provider/model a tenant can be priced for, as in effect at `atMs`. */
+    inEffect(tenantId: string, atMs: number): PriceVersion[] {
+      const pairs = new Set(this.versions(tenantId).map((v) => JSON.stringify([v.provider, v.model])));
+      const out: PriceVersion[] = [];
+      for (const pair of pairs) {
+        const [provider, model] = JSON.parse(pair) as [string, string];
+        const found = this.lookup(tenantId, provider, model, atMs);
+        if (found.ok && found.price.provider === provider && found.price.model === model) out.push(found.price);
+      }
+      return out.sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model));
     },
 
     overrides(tenantId: string): TenantPrice[] {

@@ -135,3 +135,17 @@ describe('priceSpan', () => {
     expect(pricingOf(tool, null, table)).toBeNull();
   });
 });
+
+describe('prices in effect', () => {
+  it('lists each provider/model once, the tenant\'s override over the shipped price, as of a time', () => {
+    const table = createPriceTable(parsePriceList(LIST));
+    table.applyOverride(overrideKey(override()), override());
+    const at = (tenant: string, text: string) => table.inEffect(tenant, day(text)).map((p) => p.version);
+    expect(at('acme', '2025-02-01')).toEqual([
+      'shipped:anthropic/claude-3-5-haiku@2024-11-04T00:00:00.000Z',
+      'shipped:azure/gpt-4o@2024-06-01T00:00:00.000Z',
+      'tenant:openai/gpt-4o@2025-01-01T00:00:00.000Z',
+    ]);
+    expect(at('globex', '2024-06-01')).toEqual(['shipped:azure/gpt-4o@2024-06-01T00:00:00.000Z', 'shipped:openai/gpt-4o@2024-05-13T00:00:00.000Z']);
+  });
+});
