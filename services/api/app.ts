@@ -18,11 +18,12 @@ import { breakerRoutes } from './routes/breakers.js';
 import { budgetRoutes } from './routes/budget.js';
 import { keyRoutes } from './routes/keys.js';
 import { policyRoutes } from './routes/policies.js';
+import { priceRoutes } from './routes/prices.js';
 import { reportRoutes } from './routes/reports.js';
 import { runRoutes } from './routes/runs.js';
 
 /** Every route of the API, in the order the OpenAPI document lists them. */
-export const apiRoutes = [...runRoutes, ...breakerRoutes, ...budgetRoutes, ...reportRoutes, ...agentRoutes, ...policyRoutes, ...keyRoutes] as unknown as readonly RouteSpec[];
+export const apiRoutes = [...runRoutes, ...breakerRoutes, ...budgetRoutes, ...reportRoutes, ...agentRoutes, ...policyRoutes, ...priceRoutes, ...keyRoutes] as unknown as readonly RouteSpec[];
 
 export const DEFAULT_LIMITS: ApiLimits = Object.freeze({ maxPageSize: 1000, maxReportGroups: 100_000, maxGraphDepth: 10_000 });
 

@@ -115,3 +115,21 @@ export async function storedPriceTable(client: ClickHouseClient, tenantId: strin
   }
   return table;
 }
+
+/** One override version of a tenant, or null. */
+export async function findTenantPrice(client: ClickHouseClient, tenantId: string, provider: string, model: string, effectiveFromMs: number): Promise<TenantPrice | null> {
+  const found = (await tenantPrices(client, tenantId)).find((p) => p.provider === provider && p.model === model && p.effectiveFromMs === effectiveFromMs);
+  return found ?? null;
+}
+
+/** Whether another tenant has an override of this exact version (a cross-tenant probe is flagged). */
+export async function tenantPriceExistsElsewhere(client: ClickHouseClient, tenantId: string, provider: string, model: string, effectiveFromMs: number): Promise<boolean> {
+  const result = await client.query({
+    query: `SELECT count() AS n FROM model_prices FINAL
+            WHERE tenant_id NOT IN ('', {tenantId:String}) AND provider = {provider:String} AND model = {model:String}
+              AND effective_from = fromUnixTimestamp64Milli({at:Int64}, 'UTC')`,
+    query_params: { tenantId, provider, model, at: effectiveFromMs },
+    format: 'JSONEachRow',
+  });
+  return Number((await result.json<{ n: string }>())[0]!.n) > 0;
+}

@@ -13,6 +13,8 @@ export const PERMISSIONS = [
   'registry:write', // register agents, change them, move their lifecycle, suspend and resume
   'policies:read', // policies and their versions
   'policies:write', // create, change and disable policies
+  'prices:read', // model prices in effect and the tenant's price overrides
+  'prices:write', // set and remove price overrides
   'keys:manage', // create, list and revoke API keys
   'audit:read', // the tenant's access log
 ] as const;
@@ -23,8 +25,8 @@ export type Role = (typeof ROLES)[number];
 
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = Object.freeze({
   agent: ['spans:ingest'],
-  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read'],
-  finance: ['reports:read', 'ledgers:read'],
+  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read', 'prices:read'],
+  finance: ['reports:read', 'ledgers:read', 'prices:read'],
   admin: PERMISSIONS,
 });
 
