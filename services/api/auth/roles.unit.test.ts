@@ -4,8 +4,8 @@ import { PERMISSIONS, ROLE_PERMISSIONS, ROLES, isRole, roleGrants, type Permissi
 /** The policy as a table a reviewer can read: what each role may do, and nothing else. */
 const EXPECTED: Record<Role, Permission[]> = {
   agent: ['spans:ingest'],
-  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read'],
-  finance: ['reports:read', 'ledgers:read'],
+  sre: ['runs:read', 'breakers:read', 'breakers:control', 'registry:read', 'policies:read', 'prices:read'],
+  finance: ['reports:read', 'ledgers:read', 'prices:read'],
   admin: [...PERMISSIONS],
 };
 
