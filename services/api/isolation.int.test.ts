@@ -9,10 +9,12 @@ import { apiRoutes } from './app.js';
 import { ROLES, roleGrants, type Role } from './auth/roles.js';
 import { apiHarness, loopTrip, seedSpans, seedTrips, type ApiHarness } from '../../test/api.js';
 import { span } from '../../test/spans.js';
+import { recordTenantPrice } from '../../storage/tables/model-prices.js';
 
 const T0 = Date.UTC(2026, 2, 1);
 const ACME = 'acme';
 const GLOBEX = 'globex';
+const PRICE = { inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 2_000_000, cachedInputMicrosPerMTok: 100_000 };
 
 interface Probe {
   method: 'GET' | 'POST' | 'DELETE';
@@ -41,6 +43,7 @@ describe('tenant isolation', () => {
       span({ kind: 'run_start', name: 'r', tenantId: GLOBEX, agentId: 'globex-agent', runId: 'globex-run', treeId: 'globex-run', startTimeMs: T0 }),
     ]);
     await seedTrips(api.store, [loopTrip({ eventId: 'acme-trip', tenantId: ACME, runId: 'acme-run', treeId: 'acme-tree' })]);
+    await recordTenantPrice(api.store.client, { ...PRICE, tenantId: ACME, provider: 'openai', model: 'gpt-4o', effectiveFromMs: T0, note: 'acme contract', changedBy: 'test', changedAtMs: T0 }, false);
     acmeAdmin = await api.key(ACME, 'admin');
     acmeKeyId = acmeAdmin.slice(4, 20);
     for (const role of ROLES) keys[role] = await api.key(GLOBEX, role);
@@ -67,6 +70,10 @@ describe('tenant isolation', () => {
     'POST /v1/keys': { method: 'POST', url: '/v1/keys', payload: { tenantId: ACME, role: 'admin' }, missingUrl: '/v1/keys', missingPayload: { tenantId: 'nobody', role: 'admin' }, resourceId: 'acme' },
     'GET /v1/keys': { method: 'GET', url: '/v1/keys?tenant_id=acme', missingUrl: '/v1/keys?tenant_id=nobody', resourceId: 'acme' },
     'DELETE /v1/keys/:keyId': { method: 'DELETE', url: '', missingUrl: '/v1/keys/0000000000000000', resourceId: '' },
+    'GET /v1/prices': { method: 'GET', url: '/v1/prices?tenant=acme', missingUrl: '/v1/prices?tenant=nobody', resourceId: 'acme' },
+    'GET /v1/prices/overrides': { method: 'GET', url: '/v1/prices/overrides?tenantId=acme', missingUrl: '/v1/prices/overrides?tenantId=nobody', resourceId: 'acme' },
+    'POST /v1/prices/overrides': { method: 'POST', url: '/v1/prices/overrides', payload: { tenantId: ACME, provider: 'openai', model: 'gpt-4o', ...PRICE }, missingUrl: '/v1/prices/overrides', missingPayload: { tenantId: 'nobody', provider: 'openai', model: 'gpt-4o', ...PRICE }, resourceId: 'acme' },
+    'DELETE /v1/prices/overrides/:provider/:model/:effectiveFrom': { method: 'DELETE', url: '/v1/prices/overrides/openai/gpt-4o/2026-03-01', missingUrl: '/v1/prices/overrides/openai/gpt-4o/2020-01-01', resourceId: 'openai/gpt-4o@2026-03-01T00:00:00.000Z' },
     'GET /v1/access-log': { method: 'GET', url: '/v1/access-log?tenant=acme', missingUrl: '/v1/access-log?tenant=nobody', resourceId: 'acme' },
   };
   const probe = (name: string): Probe => {
@@ -132,8 +139,11 @@ describe('roles', () => {
   const requestFor = (method: string, url: string) => ({
     method: method as 'GET',
     url: url.replace(':runId', 'r-1').replace(':treeId', 'r-1').replace(':agentId', 'a').replace(':keyId', '0000000000000000')
+      .replace(':provider/:model/:effectiveFrom', 'openai/gpt-4o/2020-01-01')
       + (url === '/v1/reports/cost' ? `?from=${T0}&to=${T0 + 1000}` : ''),
-    ...(method === 'POST' && url === '/v1/keys' ? { payload: { role: 'agent' } } : method === 'POST' ? { payload: {} } : {}),
+    ...(method === 'POST' && url === '/v1/keys' ? { payload: { role: 'agent' } }
+      : method === 'POST' && url === '/v1/prices/overrides' ? { payload: { provider: 'openai', model: 'gpt-4o', ...PRICE } }
+      : method === 'POST' ? { payload: {} } : {}),
   });
 
   for (const role of ROLES) {
