@@ -161,8 +161,11 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
-    const field = `${where}.${issue.keys[0]}`;
-    throw new ApiError('INVALID_REQUEST', `${field}: unknown parameter (expected one of: ${Object.keys((schema as unknown as AnyObject).shape ?? {}).join(', ') || 'none'})`, { field });
+    // A nested object's unknown key is named where it is (body.selector.agent); the list of
+    // expected names is the top level's, so it is given only there.
+    const field = [where, ...issue.path.map(String), issue.keys[0]].join('.');
+    const expected = issue.path.length > 0 ? '' : ` (expected one of: ${Object.keys((schema as unknown as AnyObject).shape ?? {}).join(', ') || 'none'})`;
+    throw new ApiError('INVALID_REQUEST', `${field}: unknown parameter${expected}`, { field });
   }
   const field = [where, ...issue.path.map(String)].join('.');
   const message = issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message;
