@@ -17,7 +17,7 @@ describe('SRE dashboard panels (chDB)', () => {
       span({ kind: 'llm_call', name: 'chat', costMicros: 5_000, agentId: 'agent-2', startTimeMs: t0 + 2 }),
       span({ kind: 'llm_call', name: 'chat', tenantId: 'tenant-b', costMicros: 9_999, startTimeMs: t0 + 3 }),
     ];
-    await insertSpans(store.client, events.map((e, i) => toSpanRow(e, { partition: 0, offset: String(i) })), 't');
+    await insertSpans(store, events.map((e, i) => toSpanRow(e, { partition: 0, offset: String(i) })), 't');
     await insertBreakerEvents(store.client, [toBreakerRow({ eventId: 'trip', tenantId: 'tenant-a', agentId: 'agent-1', runId: 'run-1', treeId: 'run-1', scope: 'run', target: 'run-1', action: 'trip', detector: 'loop', threshold: 3, observed: 3, windowMs: null, policyId: 'builtin:loop', policyVersion: 1, lastAction: 'tool_call search', triggerEventId: 'e', stepsElapsed: 4, runCostMicros: 2_000, treeCostMicros: 2_000, message: 'm', timeMs: t0 + 5 })], 'b');
   });
   afterAll(async () => { await store.close(); });

@@ -20,16 +20,16 @@ describe('ClickHouse store (chDB)', () => {
   it('keeps each span once across a replayed batch and an overlapping re-read', async () => {
     const events = Array.from({ length: 5 }, (_, i) => span({ kind: 'tool_call', name: 'search', runId: 'run-dedup', treeId: 'run-dedup', costMicros: 100 * (i + 1) }));
     const rows = events.map((e, i) => toSpanRow(e, { partition: 0, offset: String(i) }));
-    await insertSpans(store.client, rows, 'spans:0:0-4');
-    await insertSpans(store.client, rows, 'spans:0:0-4'); // the same batch again: dropped by token
-    await insertSpans(store.client, rows.slice(2), 'spans:0:2-4'); // a re-read from offset 2: collapsed by event id
+    await insertSpans(store, rows, 'spans:0:0-4');
+    await insertSpans(store, rows, 'spans:0:0-4'); // the same batch again: dropped by token
+    await insertSpans(store, rows.slice(2), 'spans:0:2-4'); // a re-read from offset 2: collapsed by event id
     const spans = await runSpans(store.client, 'tenant-a', 'run-dedup');
     expect(spans.map((s) => s.event_id)).toEqual(events.map((e) => e.eventId));
     expect(spans.reduce((sum, s) => sum + (s.cost_micros ?? 0), 0)).toBe(1500);
   });
 
   it('keeps tenants apart on read', async () => {
-    await insertSpans(store.client, [toSpanRow(span({ kind: 'llm_call', name: 'chat', tenantId: 'tenant-b', runId: 'run-b' }), { partition: 0, offset: '9' })], 'spans:0:9-9');
+    await insertSpans(store, [toSpanRow(span({ kind: 'llm_call', name: 'chat', tenantId: 'tenant-b', runId: 'run-b' }), { partition: 0, offset: '9' })], 'spans:0:9-9');
     expect(await runSpans(store.client, 'tenant-a', 'run-b')).toEqual([]);
     expect(await runSpans(store.client, 'tenant-b', 'run-b')).toHaveLength(1);
   });

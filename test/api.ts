@@ -18,7 +18,7 @@ let batches = 0;
 
 /** Inserts spans as the sink would, as one batch with its own dedup token. */
 export async function seedSpans(store: Store, events: SpanEvent[], token = `seed-${++batches}`): Promise<void> {
-  await insertSpans(store.client, events.map((event, i) => toSpanRow(event, { partition: 0, offset: String(i) })), token);
+  await insertSpans(store, events.map((event, i) => toSpanRow(event, { partition: 0, offset: String(i) })), token);
 }
 
 export async function seedTrips(store: Store, trips: BreakerEvent[]): Promise<void> {

@@ -45,6 +45,9 @@ export interface DrainResult {
   joinMs: number;
   /** start() to the last batch. */
   totalMs: number;
+  /** From when the first batch's handler began to the last batch: every row, no batch left out
+   *  (with batches handled concurrently, several finish together with the first one). */
+  activeMs: number;
   batches: number;
   batchSize: Distribution;
   /** Sum of handleBatch durations over the drain's wall time (services only). */
@@ -56,6 +59,8 @@ export interface DrainResult {
   transactions?: number | null;
   /** Rows in ClickHouse's spans table after the drain (sink only). */
   rowsInStore?: number;
+  /** Span inserts the sink sent to ClickHouse (sink only). */
+  inserts?: number;
   /** Errors kafkajs logged (it logs retried ones too), by message, with how often. */
   kafkajsErrors: Record<string, number>;
 }
@@ -116,6 +121,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   let stopConsumer: () => Promise<void>;
   let processorStats: (() => { trips: number; deadLettered: number; transactions?: number }) | null = null;
   let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
+  let sinkInserts: (() => number) | null = null;
 
   const started = performance.now();
   if (input.mode === 'raw' || input.mode === 'decode') {
@@ -145,6 +151,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
       sinkStore = await openStore({ kind: 'chdb', path: input.chdbPath });
       const sink = createSink({ log, topics, store: sinkStore, logger: silentLogger, groupId });
       await sink.start();
+      sinkInserts = () => sink.stats().spanInserts;
       stopConsumer = async () => { await sink.stop(); await log.close(); };
     }
   }
@@ -165,6 +172,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await io.stopRequested;
   }
   const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered, transactions: processorStats().transactions ?? null } : {};
+  const inserts = sinkInserts?.();
   await stopConsumer();
 
   let rowsInStore: number | undefined;
@@ -183,12 +191,14 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     ratePerSec: perSecond(clock.count - clock.firstCount, elapsedMs),
     joinMs,
     totalMs: clock.lastAt - started,
+    activeMs: clock.lastAt - clock.firstStartedAt,
     batches: clock.sizes.length,
     batchSize: distribution(clock.sizes),
     busyPercent: input.mode === 'processor' || input.mode === 'sink' ? (100 * clock.busyMs) / Math.max(1, clock.lastAt - clock.firstStartedAt) : null,
     rss: memory.stop(),
     ...counters,
     ...(rowsInStore !== undefined ? { rowsInStore } : {}),
+    ...(inserts !== undefined ? { inserts } : {}),
     kafkajsErrors,
   };
 }

@@ -5,6 +5,10 @@
  *
  * Redaction policies (from the policies topic, like the processor's) are applied to each span
  * before its row is built: masked text never reaches ClickHouse.
+ *
+ * Throughput: span batches of several partitions are handled at once and their rows go to
+ * ClickHouse as one insert (coalescer.ts); each handler returns, and its offsets are committed,
+ * only after that insert succeeded. The insert's dedup token names every slice it holds.
  */
 import type { EventLog, LogBatch, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
@@ -12,6 +16,7 @@ import { breakerEventCodec, SchemaError } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
 import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
+import { createCoalescer } from './coalescer.js';
 import { TAGS_ATTRIBUTE } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { redactSpan } from '../../streams/redact.js';
@@ -27,25 +32,43 @@ export interface SinkOptions {
   store: Store;
   logger: Logger;
   groupId?: string;
+  /** Batches (of different partitions) handled at once, whose span rows can share an insert. Default 16. */
+  concurrency?: number;
+  /** An insert is sent once it holds this many spans. Default 50,000. */
+  insertMaxRows?: number;
+  /** Or once its first batch has waited this long for others. Default 20 ms. */
+  insertLingerMs?: number;
 }
+
+export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20 });
 
 export interface SinkStats {
   spans: number;
+  /** ClickHouse inserts the spans took (several Kafka batches share one). */
+  spanInserts: number;
   breakerEvents: number;
   deadLettered: number;
 }
 
 export function createSink(options: SinkOptions) {
-  const stats: SinkStats = { spans: 0, breakerEvents: 0, deadLettered: 0 };
+  const stats: SinkStats = { spans: 0, spanInserts: 0, breakerEvents: 0, deadLettered: 0 };
   let producer: LogProducer | null = null;
   const book = createPolicyBook();
   const policyFeed = createPolicyFeed(options.log, options.topics.policies, book, options.logger.child('policies'));
   const pricing = createPricing(options.log, options.topics.prices, options.logger.child('prices'));
+  const spanInserts = createCoalescer<SpanRow>({
+    maxItems: options.insertMaxRows ?? SINK_DEFAULTS.insertMaxRows,
+    lingerMs: options.insertLingerMs ?? SINK_DEFAULTS.insertLingerMs,
+    async flush(rows, slices) {
+      await insertSpans(options.store, rows, [...slices].sort().join(','));
+      stats.spanInserts += 1;
+    },
+  });
 
   async function handleBatch(batch: LogBatch): Promise<void> {
     const first = batch.messages[0]!.offset;
     const last = batch.messages.at(-1)!.offset;
-    const token = `${batch.topic}:${batch.partition}:${first}-${last}`;
+    const slice = `${batch.topic}:${batch.partition}:${first}-${last}`;
     const dead = [];
     if (batch.topic === options.topics.spans) {
       const rows: SpanRow[] = [];
@@ -59,7 +82,7 @@ export function createSink(options: SinkOptions) {
         }
         else dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
       }
-      await insertSpans(options.store.client, rows, token);
+      await spanInserts.add(rows, slice);
       stats.spans += rows.length;
     } else {
       const rows: BreakerRow[] = [];
@@ -71,7 +94,7 @@ export function createSink(options: SinkOptions) {
           dead.push(deadLetterFor('sink', message, error.code, error.message));
         }
       }
-      await insertBreakerEvents(options.store.client, rows, token);
+      await insertBreakerEvents(options.store.client, rows, slice);
       stats.breakerEvents += rows.length;
     }
     await sendDeadLetters(producer!, options.topics.deadLetter, dead);
@@ -83,6 +106,7 @@ export function createSink(options: SinkOptions) {
     topics: [options.topics.spans, options.topics.audit],
     fromBeginning: true,
     handleBatch,
+    concurrency: options.concurrency ?? SINK_DEFAULTS.concurrency,
     onCrash: (error) => options.logger.error('sink consumer crashed', { error: error.message }),
   });
 

@@ -2,6 +2,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
 import type { SpanEvent } from '../../schemas/index.js';
+import { insertRows, type InsertTarget } from '../insert-rows.js';
 
 export interface SourcePosition {
   partition: number;
@@ -47,13 +48,20 @@ export function toSpanRow(event: SpanEvent, source: SourcePosition) {
 
 export type SpanRow = ReturnType<typeof toSpanRow>;
 
+/** The columns the sink writes, in the order insertSpans sends values (ingested_at is the table's default). */
+export const SPAN_COLUMNS = Object.freeze(Object.keys(toSpanRow({ attributes: {} } as unknown as SpanEvent, { partition: 0, offset: '0' })) as (keyof SpanRow)[]);
+
 /**
- * `dedupToken` names the exact slice of the log (topic, partition, offsets): a replayed batch
+ * `dedupToken` names the exact slice of the log (topic, partitions, offsets): a replayed batch
  * with the same token is dropped by ClickHouse; any other overlap collapses by event id.
  */
-export async function insertSpans(client: ClickHouseClient, rows: SpanRow[], dedupToken: string): Promise<void> {
-  if (rows.length === 0) return;
-  await client.insert({ table: 'spans', values: rows, format: 'JSONEachRow', clickhouse_settings: { insert_deduplication_token: dedupToken } });
+export async function insertSpans(target: InsertTarget, rows: readonly SpanRow[], dedupToken: string): Promise<void> {
+  const values = new Array<unknown[]>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i]!;
+    values[i] = SPAN_COLUMNS.map((column) => row[column]);
+  }
+  await insertRows(target, { table: 'spans', columns: SPAN_COLUMNS, rows: values, dedupToken });
 }
 
 const runSpanRow = z.object({

@@ -1,0 +1,96 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createCoalescer } from './coalescer.js';
+
+afterEach(() => { vi.useRealTimers(); });
+
+/** A flush that records what it was given and can be made to fail or hang. */
+function recorder() {
+  const flushed: Array<{ items: number[]; slices: string[] }> = [];
+  let failNext: Error | null = null;
+  return {
+    flushed,
+    failNextWith(error: Error) { failNext = error; },
+    async flush(items: number[], slices: string[]) {
+      flushed.push({ items: [...items], slices: [...slices] });
+      if (failNext) {
+        const error = failNext;
+        failNext = null;
+        throw error;
+      }
+    },
+  };
+}
+
+describe('sink coalescer', () => {
+  it('given batches arriving together, when the linger passes, then they go out as one insert naming every slice', async () => {
+    vi.useFakeTimers();
+    const sink = recorder();
+    const coalescer = createCoalescer<number>({ maxItems: 100, lingerMs: 20, flush: sink.flush });
+    const a = coalescer.add([1, 2], 'spans:0:0-1');
+    const b = coalescer.add([3], 'spans:1:5-5');
+    await vi.advanceTimersByTimeAsync(19);
+    expect(sink.flushed).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    await Promise.all([a, b]);
+    expect(sink.flushed).toEqual([{ items: [1, 2, 3], slices: ['spans:0:0-1', 'spans:1:5-5'] }]);
+  });
+
+  it('given a group reaching maxItems, then it is inserted at once and the next batch starts a new group', async () => {
+    vi.useFakeTimers();
+    const sink = recorder();
+    const coalescer = createCoalescer<number>({ maxItems: 3, lingerMs: 1_000, flush: sink.flush });
+    const full = coalescer.add([1, 2, 3], 's1');
+    await full; // no timer needed
+    const next = coalescer.add([4], 's2');
+    expect(sink.flushed).toEqual([{ items: [1, 2, 3], slices: ['s1'] }]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    await next;
+    expect(sink.flushed[1]).toEqual({ items: [4], slices: ['s2'] });
+  });
+
+  it('given a failing insert, then every batch in it is rejected (nothing may be committed) and the next group still goes out', async () => {
+    const sink = recorder();
+    const coalescer = createCoalescer<number>({ maxItems: 2, lingerMs: 0, flush: sink.flush });
+    sink.failNextWith(new Error('ClickHouse is down'));
+    const a = coalescer.add([1], 's1');
+    const b = coalescer.add([2], 's2');
+    await expect(a).rejects.toThrow('ClickHouse is down');
+    await expect(b).rejects.toThrow('ClickHouse is down');
+    await expect(coalescer.add([3, 4], 's3')).resolves.toBeUndefined();
+    expect(sink.flushed.map((f) => f.items)).toEqual([[1, 2], [3, 4]]);
+  });
+
+  it('never runs two inserts at once, and keeps the order groups filled in', async () => {
+    const started: string[] = [];
+    let running = 0;
+    let maxRunning = 0;
+    const coalescer = createCoalescer<number>({
+      maxItems: 1, lingerMs: 0,
+      async flush(_items, slices) {
+        running += 1;
+        maxRunning = Math.max(maxRunning, running);
+        started.push(slices[0]!);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running -= 1;
+      },
+    });
+    await Promise.all(['a', 'b', 'c'].map((slice, i) => coalescer.add([i], slice)));
+    expect(started).toEqual(['a', 'b', 'c']);
+    expect(maxRunning).toBe(1);
+  });
+
+  it('drain inserts what is waiting without the linger', async () => {
+    const sink = recorder();
+    const coalescer = createCoalescer<number>({ maxItems: 100, lingerMs: 60_000, flush: sink.flush });
+    const pending = coalescer.add([7], 's');
+    await coalescer.drain();
+    await pending;
+    expect(sink.flushed).toEqual([{ items: [7], slices: ['s'] }]);
+  });
+
+  it('refuses settings that would never insert', () => {
+    const flush = async () => {};
+    expect(() => createCoalescer({ maxItems: 0, lingerMs: 1, flush })).toThrow('maxItems must be at least 1, got 0');
+    expect(() => createCoalescer({ maxItems: 1, lingerMs: -1, flush })).toThrow('lingerMs must be 0 or more, got -1');
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * Bulk inserts of rows given as value arrays (column order), the write path of the sink.
+ *
+ * Format: JSONCompactEachRow. Rows are arrays, not objects, so neither side spends time on key
+ * names (half the bytes of JSONEachRow for a span), and JSON keeps strings, NULLs and maps
+ * exact without hand-written escaping.
+ *
+ * chDB: the payload goes through a temporary file read with `INSERT ... FROM INFILE`, not inline
+ * after the INSERT statement (what @clickhouse/client's `insert` and chDB's `rawInsert` do).
+ * chDB hands inline data through its query text, which costs several µs per row more than
+ * reading the same bytes from a file (measured: see BENCHMARKS.md, sink findings); the file
+ * lives in the OS temp folder for the length of one insert.
+ *
+ * A server: @clickhouse/client's streaming insert, which a server parses as it arrives.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from './store.js';
+
+export interface RowsInsert {
+  table: string;
+  columns: readonly string[];
+  /** One array of values per row, in `columns` order (numbers, strings, null, string maps). */
+  rows: readonly (readonly unknown[])[];
+  /** Names the exact slice of the log these rows came from: a replay with the same token is dropped. */
+  dedupToken: string;
+}
+
+/** Where rows go: the store's engine decides how they travel. */
+export type InsertTarget = Pick<Store, 'kind' | 'client'>;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Settings for every bulk insert: a span table feeds several materialized views, and with
+ * parallel_view_processing they are written side by side instead of one after another.
+ */
+const INSERT_SETTINGS = Object.freeze({ parallel_view_processing: 1 as const });
+
+export async function insertRows(target: InsertTarget, insert: RowsInsert): Promise<void> {
+  if (insert.rows.length === 0) return;
+  for (const name of [insert.table, ...insert.columns]) {
+    if (!IDENTIFIER.test(name)) throw new Error(`insertRows: '${name}' is not a plain ClickHouse identifier`);
+  }
+  const clickhouse_settings = { ...INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
+  if (target.kind === 'server') {
+    await target.client.insert({ table: insert.table, columns: [...insert.columns] as [string, ...string[]], values: insert.rows as unknown[][], format: 'JSONCompactEachRow', clickhouse_settings });
+    return;
+  }
+  const file = join(spoolFolder(), `${process.pid}-${++spooled}.jsonl`);
+  await writeFile(file, compactJsonLines(insert.rows));
+  try {
+    await target.client.command({
+      query: `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT JSONCompactEachRow`,
+      clickhouse_settings,
+    });
+  } finally {
+    await unlink(file).catch(() => {});
+  }
+}
+
+/** One JSON array per line: what JSONCompactEachRow reads. */
+export function compactJsonLines(rows: readonly (readonly unknown[])[]): string {
+  const lines = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) lines[i] = JSON.stringify(rows[i]);
+  return lines.join('\n');
+}
+
+let spool: string | null = null;
+let spooled = 0;
+
+/** A private temp folder per process, removed at exit (files are removed after each insert anyway). */
+function spoolFolder(): string {
+  if (spool === null) {
+    const folder = mkdtempSync(join(tmpdir(), 'fusebox-insert-'));
+    spool = folder;
+    process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  }
+  return spool;
+}
