@@ -98,7 +98,7 @@ describe('agent registry on real Kafka, with the processor', () => {
     const trip = await eventually('the processor\'s trip on the control topic', async () =>
       (await readAll(log, topics.control)).map((m) => controlEventCodec.decode(m.value!)).find((event) => event.target === runId));
     expect(trip).toMatchObject({ tenantId: 'acme', scope: 'run', action: 'trip', policyId, policyVersion: 1, reason: { detector: 'scope', threshold: 0, observed: 1 } });
-    expect(trip.reason.message).toBe("tool 'shell.exec' is outside the agent's allowed tools (web_search, docs.*)");
+    expect(trip.reason?.message).toBe("tool 'shell.exec' is outside the agent's allowed tools (web_search, docs.*)");
     const audit = await eventually('the trip in breaker_events', async () => (await breakerEvents(store.client, 'acme', { runId }))[0]);
     expect(audit).toMatchObject({ detector: 'scope', policy_id: policyId, policy_version: 1, trigger_event_id: `${runId}-3` });
 
