@@ -54,6 +54,13 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'The breaker engine alone (no Kafka), as a processor instance holds it: a deterministic workload of 10,000 spawn trees (2,000 in short mode) of 21 spans each (model and tool calls, 1 in 10 looping, 1 in 10 over a tenant budget) is folded through `createEngine` with the tenants\' policies; the heap is measured after a full garbage collection before and after. Also the size of each tree\'s state snapshot, what the processor writes to its changelog.',
     timeoutMs: 120_000,
   },
+  {
+    name: 'gateway',
+    title: 'Gateway: spans/s over HTTP',
+    about:
+      'The gateway (`buildGateway`) on fresh 6-partition topics and a fresh chDB (for the API key), listening on 127.0.0.1; realistic spans as JSON batches of 500 (`POST /v1/spans`, tenant from the key) are posted over 4 keep-alive connections by a load generator in the same process. Each request: key lookup, rate limit, zod validation of every item, Avro encoding, produce with acks=all, then the answer. The rate is accepted spans from the first post to the last answer.',
+    timeoutMs: 240_000,
+  },
 ];
 
 export function scenarioInfo(name: string): ScenarioInfo | undefined {
