@@ -5,11 +5,14 @@
  *   fusebox keys list --tenant acme
  *   fusebox keys revoke --key-id 0123456789abcdef
  *   fusebox report cost --from 2026-03-01T00:00:00Z --to 2026-04-01T00:00:00Z --by agent,model [--format csv] [--tree ID] [--agent ID]
+ *   fusebox reprice --tenant acme --from 2026-03-01 --to 2026-04-01 [--model gpt-4o]
  *
  * `keys create` is how the first admin key of a tenant comes to be: whoever can reach the
  * store may create keys. `report cost` is a finance read like the API's: it needs a key
  * (FUSEBOX_API_KEY or --key) with the reports permission, takes the tenant from that key, and
  * leaves an access-log row. Run as `npx fusebox ...` or `npx tsx scripts/fusebox.ts ...`; the
+ * `reprice` is an operator's repair, like `keys`: it recomputes the cost of the spans Fusebox
+ * priced (never an agent's own cost) by the prices in effect now, printing progress per day. The
  * store is the one services use (chDB in $FUSEBOX_DATA_DIR/chdb, or CLICKHOUSE_URL).
  */
 import { randomUUID } from 'node:crypto';
@@ -25,7 +28,9 @@ import { createApiKey } from '../services/api/auth/create-key.js';
 import { isRole, roleGrants, ROLES } from '../services/api/auth/roles.js';
 import { ApiError, notFound } from '../services/api/errors.js';
 import { buildCostReport, costReportCsv } from '../services/api/reports/cost-report.js';
-import { costReportQuery } from '../services/api/schemas.js';
+import { costReportQuery, iso, timeParam } from '../services/api/schemas.js';
+import { reprice } from '../storage/reprice.js';
+import { storedPriceTable } from '../storage/tables/model-prices.js';
 import { DEFAULT_LIMITS } from '../services/api/app.js';
 import { loadConfig } from '../services/config.js';
 import { openConfiguredStore } from '../services/runtime.js';
@@ -35,6 +40,7 @@ const USAGE = `usage:
   fusebox keys list --tenant <tenant>
   fusebox keys revoke --key-id <16 hex digits>
   fusebox report cost --from <time> --to <time> [--by agent,model,provider,user,session,day,tree] [--format json|csv] [--tree <id>] [--agent <id>] [--key <key>]
+  fusebox reprice --tenant <tenant> --from <time> --to <time> [--model <model>]
 times: ISO 8601 with a zone (2026-03-01T00:00:00Z) or epoch milliseconds; the key defaults to $FUSEBOX_API_KEY`;
 
 /** A mistake in the command line: printed with the usage, exit code 2. */
@@ -55,6 +61,7 @@ export async function runCli(argv: string[], store: Store, io: CliIo): Promise<n
     if (group === 'keys' && command === 'list') return await keysList(rest, store, io);
     if (group === 'keys' && command === 'revoke') return await keysRevoke(rest, store, io);
     if (group === 'report' && command === 'cost') return await reportCost(rest, store, io);
+    if (group === 'reprice') return await repriceCommand(argv.slice(1), store, io);
     throw new UsageError(argv.length === 0 ? 'no command given' : `unknown command '${argv.slice(0, 2).join(' ')}'`);
   } catch (error) {
     if (error instanceof UsageError) {
@@ -148,6 +155,31 @@ async function reportCost(args: string[], store: Store, io: CliIo): Promise<numb
   await record(200);
   io.out(request.format === 'csv' ? costReportCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
   return 0;
+}
+
+async function repriceCommand(args: string[], store: Store, io: CliIo): Promise<number> {
+  const values = options(args, { tenant: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, model: { type: 'string' } });
+  const tenantId = required(values.tenant, '--tenant');
+  const time = (flag: 'from' | 'to') => {
+    const parsed = timeParam.safeParse(required(values[flag], `--${flag}`));
+    if (!parsed.success) throw new UsageError(`--${flag}: ${parsed.error.issues[0]!.message}`);
+    return parsed.data;
+  };
+  const fromMs = time('from');
+  const toMs = time('to');
+  if (toMs <= fromMs) throw new UsageError('--to must be after --from');
+  const table = await storedPriceTable(store.client, tenantId);
+  io.err(`repricing tenant '${tenantId}' from ${iso(fromMs)} to ${iso(toMs)}${values.model ? `, model ${values.model}` : ''}\n`);
+  const totals = await reprice(store.client, table, { tenantId, fromMs, toMs, model: values.model }, (day) => {
+    if (day.read > 0) io.err(`  ${day.day}: ${day.read} spans, ${day.changed} changed, ${day.unpriced} unpriced, ${usd(day.costBeforeMicros)} -> ${usd(day.costAfterMicros)}\n`);
+  });
+  io.out(`${JSON.stringify({ tenant: tenantId, from: iso(fromMs), to: iso(toMs), days: totals.days, spans: totals.read, changed: totals.changed, unpriced: totals.unpriced, costBeforeMicros: String(totals.costBeforeMicros), costAfterMicros: String(totals.costAfterMicros) })}\n`);
+  return 0;
+}
+
+/** Exact dollars from micro-USD, for people. */
+function usd(micros: bigint): string {
+  return `$${micros / 1_000_000n}.${String(micros % 1_000_000n).padStart(6, '0')}`;
 }
 
 // Run as a program (not when imported by a test).
