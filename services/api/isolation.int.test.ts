@@ -17,7 +17,7 @@ const GLOBEX = 'globex';
 const PRICE = { inputMicrosPerMTok: 1_000_000, outputMicrosPerMTok: 2_000_000, cachedInputMicrosPerMTok: 100_000 };
 
 interface Probe {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** The request naming acme's resource. */
   url: string;
   payload?: Record<string, unknown>;
@@ -33,6 +33,7 @@ describe('tenant isolation', () => {
   let acmeKeyId: string;
   const keys = {} as Record<Role, string>;
   let acmeAdmin: string;
+  let acmePolicyId: string;
 
   beforeAll(async () => {
     api = await apiHarness();
@@ -46,6 +47,9 @@ describe('tenant isolation', () => {
     await recordTenantPrice(api.store.client, { ...PRICE, tenantId: ACME, provider: 'openai', model: 'gpt-4o', effectiveFromMs: T0, note: 'acme contract', changedBy: 'test', changedAtMs: T0 }, false);
     acmeAdmin = await api.key(ACME, 'admin');
     acmeKeyId = acmeAdmin.slice(4, 20);
+    expect((await api.call(acmeAdmin, { method: 'POST', url: '/v1/agents', payload: { agentId: 'acme-researcher', owner: 'acme-team', allowedTools: ['web_search'] } })).statusCode).toBe(201);
+    const policy = await api.call(acmeAdmin, { method: 'POST', url: '/v1/policies', payload: { detector: 'loop', params: { threshold: 4 } } });
+    acmePolicyId = policy.json().policyId;
     for (const role of ROLES) keys[role] = await api.key(GLOBEX, role);
   });
   afterAll(async () => { await api?.close(); });
@@ -66,6 +70,21 @@ describe('tenant isolation', () => {
     'POST /v1/trees/:treeId/reset': { method: 'POST', url: '/v1/trees/acme-tree/reset', missingUrl: '/v1/trees/no-such-tree/reset', resourceId: 'acme-tree' },
     'POST /v1/agents/:agentId/halt': { method: 'POST', url: '/v1/agents/acme-researcher/halt', missingUrl: '/v1/agents/no-such-agent/halt', resourceId: 'acme-researcher' },
     'POST /v1/agents/:agentId/reset': { method: 'POST', url: '/v1/agents/acme-researcher/reset', missingUrl: '/v1/agents/no-such-agent/reset', resourceId: 'acme-researcher' },
+    'GET /v1/trees/:treeId/budget': { method: 'GET', url: '/v1/trees/acme-tree/budget', missingUrl: '/v1/trees/no-such-tree/budget', resourceId: 'acme-tree' },
+    'GET /v1/agents': { method: 'GET', url: '/v1/agents?tenant=acme', missingUrl: '/v1/agents?tenant=nobody', resourceId: 'acme' },
+    'POST /v1/agents': { method: 'POST', url: '/v1/agents', payload: { tenantId: ACME, agentId: 'acme-researcher', owner: 'mallory' }, missingUrl: '/v1/agents', missingPayload: { tenantId: 'nobody', agentId: 'acme-researcher', owner: 'mallory' }, resourceId: 'acme' },
+    'GET /v1/agents/:agentId': { method: 'GET', url: '/v1/agents/acme-researcher', missingUrl: '/v1/agents/no-such-agent', resourceId: 'acme-researcher' },
+    'GET /v1/agents/:agentId/history': { method: 'GET', url: '/v1/agents/acme-researcher/history', missingUrl: '/v1/agents/no-such-agent/history', resourceId: 'acme-researcher' },
+    'PATCH /v1/agents/:agentId': { method: 'PATCH', url: '/v1/agents/acme-researcher', payload: { allowedTools: null }, missingUrl: '/v1/agents/no-such-agent', missingPayload: { allowedTools: null }, resourceId: 'acme-researcher' },
+    'POST /v1/agents/:agentId/lifecycle': { method: 'POST', url: '/v1/agents/acme-researcher/lifecycle', payload: { state: 'retired' }, missingUrl: '/v1/agents/no-such-agent/lifecycle', missingPayload: { state: 'retired' }, resourceId: 'acme-researcher' },
+    'POST /v1/agents/:agentId/suspend': { method: 'POST', url: '/v1/agents/acme-researcher/suspend', missingUrl: '/v1/agents/no-such-agent/suspend', resourceId: 'acme-researcher' },
+    'POST /v1/agents/:agentId/resume': { method: 'POST', url: '/v1/agents/acme-researcher/resume', missingUrl: '/v1/agents/no-such-agent/resume', resourceId: 'acme-researcher' },
+    'GET /v1/policies': { method: 'GET', url: '/v1/policies?tenant_id=acme', missingUrl: '/v1/policies?tenant_id=nobody', resourceId: 'acme' },
+    'POST /v1/policies': { method: 'POST', url: '/v1/policies', payload: { tenant: ACME, detector: 'loop' }, missingUrl: '/v1/policies', missingPayload: { tenant: 'nobody', detector: 'loop' }, resourceId: 'acme' },
+    'GET /v1/policies/:policyId': { method: 'GET', url: '/v1/policies/{acmePolicy}', missingUrl: '/v1/policies/pol_0000000000000000', resourceId: '{acmePolicy}' },
+    'GET /v1/policies/:policyId/history': { method: 'GET', url: '/v1/policies/{acmePolicy}/history', missingUrl: '/v1/policies/pol_0000000000000000/history', resourceId: '{acmePolicy}' },
+    'PATCH /v1/policies/:policyId': { method: 'PATCH', url: '/v1/policies/{acmePolicy}', payload: { enabled: false }, missingUrl: '/v1/policies/pol_0000000000000000', missingPayload: { enabled: false }, resourceId: '{acmePolicy}' },
+    'POST /v1/policies/:policyId/disable': { method: 'POST', url: '/v1/policies/{acmePolicy}/disable', missingUrl: '/v1/policies/pol_0000000000000000/disable', resourceId: '{acmePolicy}' },
     'GET /v1/reports/cost': { method: 'GET', url: `/v1/reports/cost?${range}&tree=acme-tree`, missingUrl: `/v1/reports/cost?${range}&tree=no-such-tree`, resourceId: 'acme-tree' },
     'POST /v1/keys': { method: 'POST', url: '/v1/keys', payload: { tenantId: ACME, role: 'admin' }, missingUrl: '/v1/keys', missingPayload: { tenantId: 'nobody', role: 'admin' }, resourceId: 'acme' },
     'GET /v1/keys': { method: 'GET', url: '/v1/keys?tenant_id=acme', missingUrl: '/v1/keys?tenant_id=nobody', resourceId: 'acme' },
@@ -78,7 +97,9 @@ describe('tenant isolation', () => {
   };
   const probe = (name: string): Probe => {
     const p = probes[name]!;
-    return name === 'DELETE /v1/keys/:keyId' ? { ...p, url: `/v1/keys/${acmeKeyId}`, resourceId: acmeKeyId } : p;
+    if (name === 'DELETE /v1/keys/:keyId') return { ...p, url: `/v1/keys/${acmeKeyId}`, resourceId: acmeKeyId };
+    // acme's policy id is made when acme creates it, in beforeAll
+    return { ...p, url: p.url.replace('{acmePolicy}', acmePolicyId), resourceId: p.resourceId.replace('{acmePolicy}', acmePolicyId) };
   };
 
   it('has a probe for every route of the API', () => {
@@ -113,6 +134,9 @@ describe('tenant isolation', () => {
     expect((await api.get(acmeAdmin, '/v1/breakers/open')).json().breakers.map((b: { source: string }) => b.source)).toEqual(['detector']);
     expect((await api.get(acmeAdmin, '/v1/runs/acme-run')).statusCode).toBe(200);
     expect((await api.get(acmeAdmin, '/v1/keys')).json().keys.every((k: { revokedAt: string | null }) => k.revokedAt === null)).toBe(true);
+    expect((await api.get(acmeAdmin, '/v1/agents/acme-researcher/history')).json().changes.map((c: { change: string }) => c.change)).toEqual(['registered']);
+    expect((await api.get(acmeAdmin, `/v1/policies/${acmePolicyId}`)).json()).toMatchObject({ version: 1, enabled: true });
+    expect((await api.get(acmeAdmin, '/v1/policies')).json().policies).toHaveLength(2); // its loop policy and its agent's scope policy
   });
 
   it('a tenant\'s own key sees only its own runs and costs', async () => {
@@ -135,15 +159,24 @@ describe('roles', () => {
   });
   afterAll(async () => { await api?.close(); });
 
+  /** Bodies the registry and policy writes need to get past validation when the role is granted. */
+  const REGISTRY_AND_POLICY_BODIES: Record<string, Record<string, unknown>> = {
+    'POST /v1/agents': { agentId: 'registered-by-the-matrix', owner: 'someone' },
+    'PATCH /v1/agents/:agentId': { owner: 'someone else' },
+    'POST /v1/agents/:agentId/lifecycle': { state: 'staging' },
+    'POST /v1/policies': { detector: 'loop' },
+    'PATCH /v1/policies/:policyId': { enabled: false },
+  };
+
   /** A request each route answers with something other than 401/403 when the role is granted. */
   const requestFor = (method: string, url: string) => ({
     method: method as 'GET',
     url: url.replace(':runId', 'r-1').replace(':treeId', 'r-1').replace(':agentId', 'a').replace(':keyId', '0000000000000000')
-      .replace(':provider/:model/:effectiveFrom', 'openai/gpt-4o/2020-01-01')
+      .replace(':provider/:model/:effectiveFrom', 'openai/gpt-4o/2020-01-01').replace(':policyId', 'pol_0000000000000000')
       + (url === '/v1/reports/cost' ? `?from=${T0}&to=${T0 + 1000}` : ''),
     ...(method === 'POST' && url === '/v1/keys' ? { payload: { role: 'agent' } }
       : method === 'POST' && url === '/v1/prices/overrides' ? { payload: { provider: 'openai', model: 'gpt-4o', ...PRICE } }
-      : method === 'POST' ? { payload: {} } : {}),
+      : method === 'POST' || method === 'PATCH' ? { payload: REGISTRY_AND_POLICY_BODIES[`${method} ${url}`] ?? {} } : {}),
   });
 
   for (const role of ROLES) {
