@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { SpanEvent } from '../../schemas/index.js';
 import type { GatewayDeps } from './app.js';
+import { createCoalescingSender } from './coalescing-sender.js';
 import { GatewayError } from './errors.js';
 import { ingest, type IngestDeps, type Refused } from './ingest.js';
 import { mapOtlpSpan } from './otlp/genai-mapping.js';
@@ -16,7 +17,9 @@ const PROTOBUF = 'application/x-protobuf';
 
 export const ingestRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const ingestDeps: IngestDeps = {
-    producer: deps.producer, topics: deps.topics, backlog: deps.backlog, metrics: deps.metrics,
+    spans: createCoalescingSender(deps.producer, deps.topics.spans),
+    deadLetters: createCoalescingSender(deps.producer, deps.topics.deadLetter),
+    topics: deps.topics, backlog: deps.backlog, metrics: deps.metrics,
     remember: (tenantId, event) => deps.recent.remember(tenantId, event),
   };
   // Protobuf bodies arrive as bytes, under the same body limit as JSON.

@@ -5,11 +5,12 @@
  * dead-letter topic with their reasons, then release the backlog. It answers only once the log
  * has acknowledged both: an accepted span is a durable span.
  */
-import type { LogProducer, OutgoingMessage } from '../../log/port.js';
+import type { OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { spanEventCodec, type SpanEvent } from '../../schemas/index.js';
 import { deadLetterForItem } from '../dead-letter.js';
 import type { Metrics } from '../observability/index.js';
+import type { CoalescingSender } from './coalescing-sender.js';
 import { GatewayError } from './errors.js';
 import type { Backlog } from './limits.js';
 
@@ -23,7 +24,8 @@ export interface Refused {
 }
 
 export interface IngestDeps {
-  producer: () => Promise<LogProducer>;
+  spans: CoalescingSender;
+  deadLetters: CoalescingSender;
   topics: Topics;
   backlog: Backlog;
   metrics: Metrics;
@@ -43,19 +45,15 @@ export async function ingest(deps: IngestDeps, request: { tenantId: string; requ
       topic: deps.topics.spans, tenantId: request.tenantId, requestId: request.requestId, index: r.index,
       code: r.code, reason: `${r.field}: ${r.message}`, payload: Buffer.from(JSON.stringify(r.item) ?? 'null'),
     }));
-    let producer: LogProducer;
     try {
-      producer = await deps.producer();
-      await Promise.all([
-        spans.length > 0 ? producer.send(deps.topics.spans, spans) : undefined,
-        letters.length > 0 ? producer.send(deps.topics.deadLetter, letters) : undefined,
-      ]);
+      await Promise.all([deps.spans.send(spans), deps.deadLetters.send(letters)]);
     } catch (error) {
       throw new GatewayError('LOG_UNAVAILABLE', `the event log did not take the spans: ${(error as Error).message}; retry`, { retryAfterSeconds: 1, cause: error });
     }
     for (const event of accepted) deps.remember(request.tenantId, event);
     deps.metrics.eventsIn.inc({ kind: request.source === 'otlp' ? 'otlp_span' : 'span' }, total);
     if (spans.length > 0) deps.metrics.eventsOut.inc({ topic: deps.topics.spans }, spans.length);
+    if (letters.length > 0) deps.metrics.eventsOut.inc({ topic: deps.topics.deadLetter }, letters.length);
     for (const r of refused) deps.metrics.deadLetters.inc({ code: r.code });
   } finally {
     deps.backlog.release(total);
