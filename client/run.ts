@@ -143,7 +143,7 @@ export class Run {
    * reads the tokens (and cost, if known) from its result, e.g. `(r) => ({ inputTokens:
    * r.usage.promptTokens, outputTokens: r.usage.completionTokens })`.
    */
-  wrapModel<A extends unknown[], R>(call: ModelCall, fn: (...args: A) => Promise<R>, usage: (result: R) => LlmUsage): (...args: A) => Promise<R> {
+  wrapModel<A extends unknown[], R>(call: ModelCall, fn: (...args: A) => PromiseLike<R>, usage: (result: R) => LlmUsage): (...args: A) => Promise<R> {
     const name = call.name ?? call.model;
     return async (...args: A) => {
       this.guardAttempt({ kind: 'llm_call', name, model: call.model, provider: call.provider ?? null });
