@@ -8,6 +8,7 @@ import type { EventLog, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import type { Store } from '../../storage/store.js';
 import type { Logger } from '../logger.js';
+import { createMetrics, observabilityPlugin, type Metrics, type ReadinessCheck } from '../observability/index.js';
 import { ApiError, toApiError } from './errors.js';
 import { createKeyedLock } from './keyed-lock.js';
 import { openApiDocument } from './openapi.js';
@@ -34,6 +35,10 @@ export interface ApiOptions {
   logger: Logger;
   clock?: () => number;
   limits?: Partial<ApiLimits>;
+  /** /metrics registry; a fresh one per app unless given. */
+  metrics?: Metrics;
+  /** /readyz checks (ClickHouse, Kafka); none: ready once it answers. */
+  checks?: Record<string, ReadinessCheck>;
 }
 
 export const apiPlugin: FastifyPluginAsync<ApiOptions> = async (app, options) => {
@@ -80,6 +85,7 @@ export async function buildApp(options: ApiOptions): Promise<FastifyInstance> {
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}; see /openapi.json`);
     reply.code(404).send(error.toBody());
   });
+  await app.register(observabilityPlugin, { metrics: options.metrics ?? createMetrics('api', { processMetrics: false }), checks: options.checks });
   await app.register(apiPlugin, options);
   return app;
 }

@@ -8,6 +8,7 @@ import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { openConfiguredStore, openEventLog } from '../runtime.js';
 import { runUntilSignal } from '../signals.js';
+import { createMetrics, kafkaCheck, storeCheck } from '../observability/index.js';
 import { buildApp } from './app.js';
 import { loadApiConfig } from './config.js';
 
@@ -17,11 +18,13 @@ const logger = createLogger('api');
 if (!config.kafkaBrokers) logger.warn('no KAFKA_BROKERS: halts and resets go to an in-memory log no agent reads');
 const store = await openConfiguredStore(config);
 const { log, topics } = await openEventLog(config, logger);
-const app = await buildApp({ store, log, topics, logger });
+const kafka = config.kafkaBrokers ? kafkaCheck(config.kafkaBrokers) : null;
+const app = await buildApp({ store, log, topics, logger, metrics: createMetrics('api'), checks: { store: storeCheck(store), ...(kafka ? { kafka } : {}) } });
 const address = await app.listen({ host: apiConfig.host, port: apiConfig.port });
 logger.info('query API listening', { address, openapi: `${address}/openapi.json`, store: store.describe, log: log.describe });
 await runUntilSignal(logger, async () => {
   await app.close();
+  await kafka?.close();
   await log.close();
   await store.close();
 });
