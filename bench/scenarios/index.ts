@@ -55,6 +55,13 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     timeoutMs: 120_000,
   },
   {
+    name: 'budget',
+    title: 'Budget ledger of a tree: read time and liveness',
+    about:
+      'A chDB store gets a 10,000-run spawn tree (fan-out 10; each run a run_start, a priced model call, a tool call and a run_end: 40,000 spans) among 2,000,000 other spans of the same tenant and another (200,000 in short mode), generated inside ClickHouse with INSERT ... SELECT FROM numbers(); an admin creates a tree_budget policy through the API. Then `GET /v1/trees/:treeId/budget` is called through the API (`app.inject`, a finance key) 50 times (10 in short mode) after one cold request, and the answer checked against the generated cost. Liveness: on fresh 6-partition Kafka topics with `createSink` into another chDB folder in the bench process, one priced span of a new tree is produced, and the clock stops when the budget route first answers with its cost (polled every 2 ms through the API), 40 times (10 in short mode) with random 20-80 ms pauses.',
+    timeoutMs: 240_000,
+  },
+  {
     name: 'gateway',
     title: 'Gateway: spans/s over HTTP',
     about:
