@@ -11,7 +11,7 @@ import { loadMigrations, migrate } from './migrate.js';
 import type { Store } from './store.js';
 import { costReport } from './tables/cost-ledger.js';
 import { insertControlAction, openBreakers } from './tables/control-actions.js';
-import { treeDepths, treeEdges } from './tables/run-edges.js';
+import { treeEdges } from './tables/run-edges.js';
 import { findRun, listRuns } from './tables/runs.js';
 import { runUsage } from './tables/span-reads.js';
 
@@ -136,7 +136,6 @@ describe('query tables (chDB)', () => {
       ['e-root', 'cross_session_bridge', 'other-run', true],
     ]);
     expect(edges.find((e) => e.kind === 'cross_session_bridge')!.target_tree_id).toBe('other-tree');
-    expect(Object.fromEntries(await treeDepths(store.client, tenant, 'e-root', 100))).toEqual({ 'e-root': 0, 'e-kid': 1, 'e-grandkid': 2 });
   });
 
   it('lists runs newest first, filtered by agent, status, start time and trips, page by page', async () => {

@@ -68,6 +68,13 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'The gateway (`buildGateway`) on fresh 6-partition topics and a fresh chDB (for the API key), listening on 127.0.0.1; realistic spans as JSON batches of 500 (`POST /v1/spans`, tenant from the key) are posted over 4 keep-alive connections by a load generator in the same process. Each request: key lookup, rate limit, zod validation of every item, Avro encoding, produce with acks=all, then the answer. The rate is accepted spans from the first post to the last answer.',
     timeoutMs: 240_000,
   },
+  {
+    name: 'graph',
+    title: 'Causal graph of a 10,000-run tree',
+    about:
+      'A chDB store gets a 10,000-run spawn tree (fan-out 10, depth 4; each run a run_start, a priced model call and a run_end, its parent a spawn span with the typed edge: 39,999 spans) among 2,000,000 other spans of the same tenant and another (200,000 in short mode), all generated inside ClickHouse with INSERT ... SELECT FROM numbers() through the spans table\'s materialized views. Then `GET /v1/trees/:treeId/graph` is called through the API (`app.inject`, an sre key: auth, ownership check, access-log row, the reads, JSON) 30 times (10 in short mode) after one cold request, and `causalGraph` alone as often. The answer is checked whole: every run a node with a depth, every spawn an edge.',
+    timeoutMs: 300_000,
+  },
 ];
 
 export function scenarioInfo(name: string): ScenarioInfo | undefined {

@@ -1,23 +1,23 @@
 /**
  * The causal graph of one spawn tree: every run of the tree as a node (with exact usage from its
- * spans and its spawn depth from the recursive walk) and every typed edge recorded in it.
+ * spans and its spawn depth) and every typed edge recorded in it. Two reads, each one key range
+ * of the tree (tree_id is on every span and edge); depths are walked here over the edges read.
  */
 import type { z } from 'zod';
-import { treeDepths, treeEdges } from '../../storage/tables/run-edges.js';
+import { treeEdges } from '../../storage/tables/run-edges.js';
 import { treeRuns } from '../../storage/tables/span-reads.js';
 import { NO_USAGE } from '../../storage/tables/usage.js';
 import type { RunStatus } from '../../storage/tables/runs.js';
 import type { ApiDeps } from './route.js';
 import { iso, type graph, type graphNode } from './schemas.js';
+import { spawnDepths } from './spawn-depths.js';
 import { usageView } from './views.js';
 
 export async function causalGraph(deps: ApiDeps, tenantId: string, treeId: string): Promise<z.output<typeof graph>> {
   const client = deps.store.client;
-  const [runs, edges, depths] = await Promise.all([
-    treeRuns(client, tenantId, treeId),
-    treeEdges(client, tenantId, treeId),
-    treeDepths(client, tenantId, treeId, deps.limits.maxGraphDepth),
-  ]);
+  const [runs, edges] = await Promise.all([treeRuns(client, tenantId, treeId), treeEdges(client, tenantId, treeId)]);
+  const spawns = edges.filter((edge) => edge.kind === 'spawn').map((edge) => ({ source: edge.source_run_id, target: edge.target_run_id }));
+  const depths = spawnDepths(runs.map((run) => run.run_id), spawns, deps.limits.maxGraphDepth);
   const nodes: z.output<typeof graphNode>[] = runs.map((run) => ({
     runId: run.run_id,
     agentId: run.agent_id,
