@@ -44,7 +44,9 @@ export function checkPolicyDraft(draft: PolicyDraft, where: string): void {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const field = [`${where}.params`, ...issue.path.map(String)].join('.');
-    throw invalid(field, issue.code === 'invalid_type' && issue.input === undefined ? 'required' : issue.message);
+    const given = issue.path.length > 0 ? draft.params[String(issue.path[0])] : undefined;
+    if (given === undefined) throw invalid(field, issue.code === 'invalid_type' ? 'required' : issue.message);
+    throw invalid(field, `${issue.message} (got '${given}')`);
   }
 }
 

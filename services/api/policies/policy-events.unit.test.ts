@@ -34,6 +34,8 @@ describe('policy drafts are checked as the processors parse them', () => {
 
   it('the message names the field and why', () => {
     expect(fieldOf(draft({ params: { threshhold: '3' } }))).toBe('body.params.threshhold | body.params.threshhold: unknown parameter of loop (expected one of: threshold, maxCycle)');
+    expect(fieldOf(draft({ params: { threshold: 'three' } }))).toBe("body.params.threshold | body.params.threshold: Invalid input: expected number, received NaN (got 'three')");
+    expect(fieldOf(draft({ detector: 'scope', params: {} }))).toBe('body.params.allowedTools | body.params.allowedTools: required');
   });
 
   it('every draft it accepts, the policy book accepts', () => {
