@@ -9,7 +9,9 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import { createFusebox, RunHalted, type Fusebox, type Run } from '../../client/index.js';
 import { createMemoryLog } from '../../log/memory.js';
 import { topicNames, topicSpecs } from '../../log/topics.js';
-import { controlEventCodec, controlEventSchema } from '../../schemas/index.js';
+import type { EventLog } from '../../log/port.js';
+import { controlEventCodec, controlEventSchema, policyEventCodec, policyEventSchema } from '../../schemas/index.js';
+import { checkLocally, emptyRunPolicies, type NextAction } from '../../client/local-checks.js';
 import { simulateAgents } from '../lib/agents.js';
 import { deleteTopics, freshTopics } from '../lib/kafka.js';
 import { figure, latencyFigure, type Figure } from '../lib/results.js';
@@ -29,6 +31,8 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const prefix = 'bench-client';
   const log = createMemoryLog();
   await log.ensureTopics(topicSpecs(topicNames(prefix), PARTITIONS));
+  // The measured runs take far more steps than the built-in cap of 500 allows.
+  await publishPolicies(log, prefix, [uncapped()]);
   const fusebox = await createFusebox({ tenantId: 'bench', agentId: 'agent', log, topicPrefix: prefix });
 
   ctx.progress('guard(), no breaker open');
@@ -43,11 +47,20 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   if (halted(run)) throw new Error('a trip for other runs halted the measured run');
   figures.push(latencyFigure('guard(), 1,000 open on other runs', nsPerOp(guardBatches, GUARD_BATCH, () => run.guard()), 'ns/op', 'the board holds the trips; this run is not covered'));
 
+  ctx.progress('guard(next tool), 100 cached policies');
+  figures.push(...await guardWithPolicies(ctx));
+
   const spans = sized(ctx, 200_000, 50_000);
   ctx.progress(`run.record(), ${spans.toLocaleString('en-US')} spans on the in-memory log`);
-  const emit = await timeRecord(fusebox, run, spans);
-  figures.push(latencyFigure('run.record() (validate, encode, buffer)', emit.perSpan, 'ns/span', `batches of ${EMIT_BATCH.toLocaleString('en-US')}, loop yielded between batches`));
-  figures.push(figure('emit amortised, incl. batching and send', emit.amortisedNs, 'ns/span', `until all ${spans.toLocaleString('en-US')} were sent; ${emit.dropped} dropped`));
+  const emit = await timeEmit(fusebox, spans, (i) => run.record({ kind: 'llm_call', name: 'gpt-4o', status: 'ok', model: 'gpt-4o', provider: 'openai', inputTokens: 900 + (i % 500), outputTokens: 40, costMicros: 2_500 }));
+  figures.push(latencyFigure('run.record() (whole-span zod parse, encode, buffer)', emit.perSpan, 'ns/span', `custom spans; batches of ${EMIT_BATCH.toLocaleString('en-US')}, loop yielded between batches`));
+  figures.push(figure('run.record() amortised, incl. batching and send', emit.amortisedNs, 'ns/span', `until all ${spans.toLocaleString('en-US')} were sent; ${emit.dropped} dropped`));
+
+  ctx.progress(`emit of client-built spans (run.signal), ${spans.toLocaleString('en-US')} spans`);
+  const signalling = await fusebox.startRun();
+  const built = await timeEmit(fusebox, spans, () => signalling.signal('notify', { runId: 'run-elsewhere' }));
+  figures.push(latencyFigure('emit, client-built span (guard, build, field checks, encode, buffer)', built.perSpan, 'ns/span', `run.signal(): the wrappers' path, only agent-supplied fields checked; batches of ${EMIT_BATCH.toLocaleString('en-US')}`));
+  figures.push(figure('emit amortised, client-built span, incl. batching and send', built.amortisedNs, 'ns/span', `until all ${spans.toLocaleString('en-US')} were sent; ${built.dropped} dropped`));
 
   const toolCalls = sized(ctx, 100_000, 25_000);
   ctx.progress(`run.tool(), ${toolCalls.toLocaleString('en-US')} calls`);
@@ -123,11 +136,10 @@ async function openBreakers(log: ReturnType<typeof createMemoryLog>, prefix: str
   for (let i = 0; i < 100 && !halted(victim); i++) await sleep(10);
 }
 
-async function timeRecord(fusebox: Fusebox, run: Run, spans: number): Promise<{ perSpan: Distribution; amortisedNs: number; dropped: number }> {
-  const record = (i: number) => run.record({ kind: 'llm_call', name: 'gpt-4o', status: 'ok', model: 'gpt-4o', provider: 'openai', inputTokens: 900 + (i % 500), outputTokens: 40, costMicros: 2_500 });
+async function timeEmit(fusebox: Fusebox, spans: number, emitOne: (i: number) => void): Promise<{ perSpan: Distribution; amortisedNs: number; dropped: number }> {
   // Warm-up, in the same batches: one synchronous burst beyond maxBuffered (10,000) would drop.
   for (let b = 0; b < 20; b++) {
-    for (let i = 0; i < EMIT_BATCH; i++) record(i);
+    for (let i = 0; i < EMIT_BATCH; i++) emitOne(i);
     await yieldToLoop();
   }
   while (fusebox.stats().buffered > 0) await sleep(5);
@@ -138,7 +150,7 @@ async function timeRecord(fusebox: Fusebox, run: Run, spans: number): Promise<{ 
   const started = process.hrtime.bigint();
   for (let b = 0; b < spans / EMIT_BATCH; b++) {
     const t = process.hrtime.bigint();
-    for (let i = 0; i < EMIT_BATCH; i++) record(i);
+    for (let i = 0; i < EMIT_BATCH; i++) emitOne(i);
     samples.push(Number(process.hrtime.bigint() - t) / EMIT_BATCH);
     await yieldToLoop(); // let the emitter batch and send, as an agent's awaits would
   }
@@ -146,6 +158,74 @@ async function timeRecord(fusebox: Fusebox, run: Run, spans: number): Promise<{ 
   while (fusebox.stats().sent - before + dropped() < spans) await yieldToLoop();
   const amortisedNs = Number(process.hrtime.bigint() - started) / spans;
   return { perSpan: distribution(samples), amortisedNs, dropped: dropped() };
+}
+
+const NEXT_TOOL: NextAction = { kind: 'tool_call', name: 'web_search' };
+
+/**
+ * guard() for a run governed by 100 policies of its tenant (scope and caps at every level, most
+ * for other agents and fleets): each call timed on its own, as the p99 target is per call.
+ */
+async function guardWithPolicies(ctx: BenchContext): Promise<Figure[]> {
+  const prefix = 'bench-client-policies';
+  const log = createMemoryLog();
+  await log.ensureTopics(topicSpecs(topicNames(prefix), PARTITIONS));
+  await publishPolicies(log, prefix, hundredPolicies());
+  const fusebox = await createFusebox({ tenantId: 'bench', agentId: 'agent-7', log, topicPrefix: prefix, tags: ['prod', 'eu'] });
+  const run = await fusebox.startRun();
+  if (!allowed(run, NEXT_TOOL) || allowed(run, { kind: 'tool_call', name: 'shell' })) throw new Error('the 100 policies did not govern the measured run as intended');
+  const calls = sized(ctx, 1_000_000, 200_000);
+  const cached = nsPerCall(calls, () => run.guard(NEXT_TOOL));
+  const subject = { tenantId: 'bench', agentId: 'agent-7', runId: run.id, tags: ['prod', 'eu'] };
+  const policies = (fusebox as unknown as { policies: Parameters<typeof checkLocally>[0] }).policies;
+  const uncachedResolve = nsPerCall(sized(ctx, 200_000, 50_000), () => checkLocally(policies, subject, emptyRunPolicies(), 10, NEXT_TOOL));
+  await fusebox.close();
+  return [
+    latencyFigure('guard(next tool), 100 cached policies', cached, 'ns/op', `${calls.toLocaleString('en-US')} calls each timed alone (includes ~30 ns of hrtime); breakers, staleness, scope and iteration cap`),
+    latencyFigure('local pre-check, policies re-resolved', uncachedResolve, 'ns/op', 'what the first guard() of a run, or the first after a policy change, costs: both detectors resolved among 100 policies'),
+  ];
+}
+
+function allowed(run: Run, next: NextAction): boolean {
+  try {
+    run.guard(next);
+    return true;
+  } catch (error) {
+    if (error instanceof RunHalted) return false;
+    throw error;
+  }
+}
+
+/** ns per call, each call timed on its own, after a warm-up. */
+function nsPerCall(calls: number, op: () => void): Distribution {
+  for (let i = 0; i < 100_000; i++) op();
+  const samples = new Float64Array(calls);
+  for (let i = 0; i < calls; i++) {
+    const t = process.hrtime.bigint();
+    op();
+    samples[i] = Number(process.hrtime.bigint() - t);
+  }
+  return distribution(Array.from(samples));
+}
+
+const policy = (policyId: string, detector: string, params: Record<string, string>, selector: { agentId?: string; tags?: string[] } = {}) =>
+  policyEventSchema.parse({ policyId, version: 1, tenantId: 'bench', selector, detector, params, disposition: 'block', enabled: true, changedBy: 'bench', changedAtMs: 1 });
+
+const uncapped = () => policy('bench-uncapped', 'iteration_cap', { maxSteps: '10000000' });
+
+/** 100 policies of one tenant: the measured agent's own scope and cap among 98 others at every level. */
+function hundredPolicies() {
+  const out = [uncapped(), policy('agent-7-scope', 'scope', { allowedTools: 'web_search, github.*, sql_query' }, { agentId: 'agent-7' })];
+  for (let i = 0; i < 40; i++) out.push(policy(`scope-agent-${i}`, 'scope', { allowedTools: `tool_${i}, web_search` }, { agentId: `other-${i}` }));
+  for (let i = 0; i < 30; i++) out.push(policy(`cap-fleet-${i}`, 'iteration_cap', { maxSteps: String(1_000 + i) }, { tags: [`fleet-${i}`, 'prod'] }));
+  for (let i = 0; i < 28; i++) out.push(policy(`loop-${i}`, i % 2 ? 'loop' : 'failure_streak', { threshold: String(3 + (i % 5)) }, { agentId: `other-${i}` }));
+  return out;
+}
+
+async function publishPolicies(log: EventLog, prefix: string, policies: ReturnType<typeof policy>[]): Promise<void> {
+  const producer = await log.producer();
+  await producer.send(topicNames(prefix).policies, policies.map((p) => ({ key: p.policyId, value: policyEventCodec.encode(p) })));
+  await producer.close();
 }
 
 async function timeTool(run: Run, calls: number): Promise<Distribution> {
