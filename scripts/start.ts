@@ -1,12 +1,16 @@
 /**
- * `npm start`: Fusebox in one process (event log, processor, sink, chDB) plus a demo agent
- * that loops on a failing tool until its breaker trips.
+ * `npm start`: Fusebox in one process (event log, processor, sink, chDB, the query API) plus a
+ * demo agent that loops on a failing tool until its breaker trips.
  *
- * Embedded defaults: the in-memory event log and chDB in .data/chdb; the demo runs and the
- * process exits. With KAFKA_BROKERS set, the same pipeline runs on Kafka and keeps running for
- * other agents after the demo, until Ctrl-C. CLICKHOUSE_URL points the sink at a server.
+ * Embedded defaults: the in-memory event log and chDB in .data/chdb. With KAFKA_BROKERS set, the
+ * same pipeline runs on Kafka for other agents too. CLICKHOUSE_URL points the sink and the API
+ * at a server. After the demo it keeps running, serving the query API on FUSEBOX_API_HOST:
+ * FUSEBOX_API_PORT (127.0.0.1:8787) with a fresh admin key of tenant "demo", until Ctrl-C.
  */
 import { createFusebox } from '../client/index.js';
+import { buildApp } from '../services/api/app.js';
+import { createApiKey } from '../services/api/auth/create-key.js';
+import { loadApiConfig } from '../services/api/config.js';
 import { loadConfig } from '../services/config.js';
 import { createLogger } from '../services/logger.js';
 import { createAgentStage } from '../services/agent-stage/agent-stage.js';
@@ -23,6 +27,7 @@ const print = (line = '') => process.stdout.write(`${line}\n`);
 const usd = (micros: number) => `$${(micros / 1_000_000).toFixed(6)}`;
 
 const config = loadConfig();
+const apiConfig = loadApiConfig();
 const logger = createLogger('fusebox');
 const { log, topics } = await openEventLog(config, logger);
 const store = await openConfiguredStore(config);
@@ -31,10 +36,15 @@ const sink = createSink({ log, topics, store, logger: logger.child('sink'), grou
 const agentStage = createAgentStage({ log, topics, logger: logger.child('agent-stage'), groupId: `${config.topicPrefix}.agent-stage` });
 const tenantStage = createTenantStage({ log, topics, logger: logger.child('tenant-stage'), groupId: `${config.topicPrefix}.tenant-stage` });
 await Promise.all([processor.start(), sink.start(), agentStage.start(), tenantStage.start()]);
+// The API shares this process's store: embedded chDB lets only one process open a data folder.
+const api = await buildApp({ store, log, topics, logger: logger.child('api') });
+const apiAddress = await api.listen({ host: apiConfig.host, port: apiConfig.port });
+const { key: adminKey } = await createApiKey(store.client, { tenantId: 'demo', role: 'admin', name: 'npm start', createdBy: 'npm start', nowMs: Date.now() });
 
 print('Fusebox: runtime governance for AI agents');
 print(`  event log : ${log.describe}${config.kafkaBrokers ? '' : ' (set KAFKA_BROKERS=host:port to use Kafka)'}`);
 print(`  store     : ${store.describe}`);
+print(`  query API : ${apiAddress} (the whole API: ${apiAddress}/openapi.json)`);
 print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage; ${topics.tenantSpend} -> tenant stage`);
 print();
 print('Demo: agent "researcher" (tenant "demo") retries a failing web_search with identical arguments.');
@@ -70,15 +80,16 @@ if (!result.halted) {
   print('  npm run sql -- "SELECT detector, observed, last_action, steps_elapsed, run_cost_micros FROM breaker_events FINAL"');
 }
 
-if (config.kafkaBrokers) {
-  print();
-  print(`Fusebox keeps running on ${log.describe} (processor, agent and tenant stages, sink) for your agents. Ctrl-C stops it.`);
-  await runUntilSignal(logger, shutdown);
-} else {
-  await shutdown();
-}
+print();
+print(`Query API: ${apiAddress}, as tenant "demo" with this admin key (made now, shown once): ${adminKey}`);
+print(`  curl -H "Authorization: Bearer ${adminKey}" ${apiAddress}/v1/runs/${result.runId}`);
+print(`  curl -H "Authorization: Bearer ${adminKey}" ${apiAddress}/v1/breakers/trips`);
+print();
+print(`Fusebox keeps running on ${log.describe} (processor, agent and tenant stages, sink, query API)${config.kafkaBrokers ? ' for your agents' : ''}. Ctrl-C stops it.`);
+await runUntilSignal(logger, shutdown);
 
 async function shutdown(): Promise<void> {
+  await api.close();
   await Promise.allSettled([processor.stop(), sink.stop(), agentStage.stop(), tenantStage.stop()]);
   await log.close();
   await store.close();
