@@ -7,7 +7,8 @@ import type { EventLog } from '../log/port.js';
 import { silentLogger } from '../services/logger.js';
 import { createProcessor, type Processor } from '../services/processor/processor.js';
 import { brokers, freshKafka } from '../test/kafka.js';
-import { runPlainAgent, type ExampleResult } from './plain-agent.js';
+import { runPlainAgent } from './plain-agent.js';
+import type { ExampleResult } from './shell.js';
 import { runVercelAiAgent } from './vercel-ai-agent.js';
 
 describe('examples (real broker, real processor)', () => {

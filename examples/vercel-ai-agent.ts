@@ -7,13 +7,12 @@
  *   KAFKA_BROKERS=127.0.0.1:9092 npm start                # Fusebox with a processor, in one terminal
  *   KAFKA_BROKERS=127.0.0.1:9092 npx tsx examples/vercel-ai-agent.ts
  */
-import { pathToFileURL } from 'node:url';
 import { generateText, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
-import { createFusebox, RunHalted, type FuseboxOptions } from '../client/index.js';
+import { createFusebox } from '../client/index.js';
 import { instrument } from './fusebox-ai-sdk.js';
-import type { ExampleResult } from './plain-agent.js';
+import { runFromShell, untilHalted, type Connection, type ExampleResult } from './shell.js';
 
 /** A model that always wants to search for the same thing, after thinking for `thinkMs`. */
 function stubbornModel(thinkMs: number): MockLanguageModelV3 {
@@ -34,7 +33,7 @@ function stubbornModel(thinkMs: number): MockLanguageModelV3 {
   });
 }
 
-export async function runVercelAiAgent(connection: Pick<FuseboxOptions, 'brokers' | 'log' | 'topicPrefix' | 'transport' | 'url' | 'apiKey'>, options: { thinkMs?: number; maxSteps?: number } = {}): Promise<ExampleResult> {
+export async function runVercelAiAgent(connection: Connection, options: { thinkMs?: number; maxSteps?: number } = {}): Promise<ExampleResult> {
   let toolCalls = 0;
   const agentTools = {
     web_search: tool({
@@ -50,23 +49,11 @@ export async function runVercelAiAgent(connection: Pick<FuseboxOptions, 'brokers
   const fusebox = await createFusebox({ tenantId: 'acme', agentId: 'ai-sdk-researcher', ...connection }); //                 Fusebox line 1
   const { model, tools, run } = instrument(await fusebox.startRun({ name: 'market research' }), { model: stubbornModel(options.thinkMs ?? 300), tools: agentTools }); // line 2
 
-  let halted: RunHalted | null = null;
-  try {
+  // A refused tool call goes back to the model as a tool error; the next model call is refused and ends the run.
+  const halted = await untilHalted(fusebox, run, async () => {
     await generateText({ model, tools, prompt: 'What does Fusebox cost?', stopWhen: stepCountIs(options.maxSteps ?? 20), maxRetries: 0 });
-  } catch (error) {
-    // A refused tool call goes back to the model as a tool error; the next model call is refused and ends the run.
-    if (!(error instanceof RunHalted)) throw error;
-    halted = error;
-  } finally {
-    run.end(halted ? 'error' : 'ok', halted?.message);
-    await fusebox.close();
-  }
+  });
   return { toolCalls, halted };
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const brokers = process.env.KAFKA_BROKERS?.split(',');
-  if (!brokers) throw new Error('set KAFKA_BROKERS to a broker that a Fusebox processor reads (KAFKA_BROKERS=... npm start runs one)');
-  const { toolCalls, halted } = await runVercelAiAgent({ brokers, topicPrefix: process.env.FUSEBOX_TOPIC_PREFIX });
-  console.log(halted ? `halted after ${toolCalls} tool calls: ${halted.message}` : `not halted after ${toolCalls} tool calls`);
-}
+await runFromShell(import.meta.url, runVercelAiAgent);
