@@ -12,6 +12,7 @@ import type { Topics } from '../../log/topics.js';
 import { controlEventCodec, type ControlEvent } from '../../schemas/index.js';
 import { apiHarness, type ApiHarness } from '../../test/api.js';
 import { brokers, eventually, freshKafka } from '../../test/kafka.js';
+import { haltOf } from '../../test/client.js';
 import { freshStore } from '../../test/store.js';
 import { silentLogger } from '../logger.js';
 import { createSink, type Sink } from '../sink/sink.js';
@@ -65,15 +66,6 @@ describe('halt and reset on real Kafka', () => {
     return run;
   }
 
-  const halted = (run: Run) => {
-    try {
-      run.guard();
-      return undefined;
-    } catch (error) {
-      if (error instanceof RunHalted) return error;
-      throw error;
-    }
-  };
 
   const publishedWith = (eventId: string) => published.filter((p) => p.event.eventId === eventId);
 
@@ -88,14 +80,14 @@ describe('halt and reset on real Kafka', () => {
     expect(message!.partition).toBe(partitionForKey(run.treeId, PARTITIONS));
     expect(message!.event).toMatchObject({ tenantId: 'acme', scope: 'run', target: run.id, treeId: run.treeId, action: 'kill', reason: { detector: 'operator' } });
 
-    const stop = await eventually('the agent to hear the halt', () => halted(run));
+    const stop = await eventually('the agent to hear the halt', () => haltOf(run));
     expect(stop.scope).toBe('run');
     expect(stop.reason?.message).toMatch(/^halted by operator \(key [0-9a-f]{16}\): burning money$/);
     await expect(run.tool('web_search', { q: 'x' }, () => 'never runs')).rejects.toBeInstanceOf(RunHalted);
 
     const reset = await api.call(sre, { method: 'POST', url: `/v1/runs/${run.id}/reset`, payload: {} });
     expect(reset.statusCode).toBe(202);
-    await eventually('the agent to hear the reset', () => halted(run) === undefined);
+    await eventually('the agent to hear the reset', () => haltOf(run) === undefined);
     expect(await run.tool('web_search', { q: 'x' }, () => 'runs again')).toBe('runs again');
   });
 
@@ -107,7 +99,7 @@ describe('halt and reset on real Kafka', () => {
     const [message] = await eventually('the tree halt on the control topic', () => publishedWith(controlEventId).length === 1 && publishedWith(controlEventId));
     expect(message!.key).toBe(root.treeId);
     expect(message!.event).toMatchObject({ scope: 'tree', target: root.treeId, treeId: root.treeId, action: 'kill' });
-    await eventually('both runs of the tree halted', () => halted(root)?.scope === 'tree' && halted(child)?.scope === 'tree');
+    await eventually('both runs of the tree halted', () => haltOf(root)?.scope === 'tree' && haltOf(child)?.scope === 'tree');
   });
 
   it('halting an agent reaches its runs on every partition: one copy per partition, one event id', async () => {
@@ -124,11 +116,11 @@ describe('halt and reset on real Kafka', () => {
     expect(copies.every((c) => c.key!.startsWith('agent:acme:researcher#') && partitionForKey(c.key!, PARTITIONS) === c.partition)).toBe(true);
     expect(new Set(copies.map((c) => JSON.stringify(c.event))).size).toBe(1);
 
-    await eventually('every run of the agent halted', () => runs.every((run) => halted(run)?.scope === 'agent'));
+    await eventually('every run of the agent halted', () => runs.every((run) => haltOf(run)?.scope === 'agent'));
     const open = (await api.get(sre, '/v1/breakers/open')).json().breakers;
     expect(open).toEqual(expect.arrayContaining([expect.objectContaining({ scope: 'agent', target: 'researcher', source: 'operator', eventId: controlEventId })]));
 
     await api.call(sre, { method: 'POST', url: '/v1/agents/researcher/reset', payload: {} });
-    await eventually('the agent reset on every partition', () => runs.every((run) => halted(run) === undefined));
+    await eventually('the agent reset on every partition', () => runs.every((run) => haltOf(run) === undefined));
   });
 });

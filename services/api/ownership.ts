@@ -1,5 +1,5 @@
 /**
- * Tenant isolation for ids a request names. A run, tree or agent is looked up within the
+ * Tenant isolation for ids a request names. A run, tree, agent or policy is looked up within the
  * caller's tenant only. When it is not there, the answer is 404 whether it exists in another
  * tenant or nowhere (same status, same body); the other-tenant case is flagged in the access
  * log. Both cases run the same lookups, so timing tells little either.
@@ -15,19 +15,26 @@ import {
   agentExists, agentExistsElsewhere, findRun, runExistsElsewhere, treeExists, treeExistsElsewhere, type RunRow,
 } from '../../storage/tables/runs.js';
 
-export async function ownedRun(deps: ApiDeps, caller: Caller, access: AccessNote, runId: string): Promise<RunRow> {
-  note(access, runId);
-  const run = await findRun(deps.store.client, caller.tenantId, runId);
-  if (run) return run;
-  access.flagged = await runExistsElsewhere(deps.store.client, caller.tenantId, runId);
-  throw notFound('run', runId);
+/**
+ * The one shape of every lookup: the id within the caller's tenant, else 404, flagged when
+ * `elsewhere` finds it in another tenant.
+ */
+async function owned<T>(access: AccessNote, resource: string, id: string, find: () => Promise<T | null | false>, elsewhere: () => Promise<boolean>): Promise<T> {
+  if (access.resourceId === '') access.resourceId = id; // the access log names the first id a request asked for
+  const found = await find();
+  if (found) return found;
+  access.flagged = await elsewhere();
+  throw notFound(resource, id);
+}
+
+export function ownedRun(deps: ApiDeps, caller: Caller, access: AccessNote, runId: string): Promise<RunRow> {
+  const { client } = deps.store;
+  return owned(access, 'run', runId, () => findRun(client, caller.tenantId, runId), () => runExistsElsewhere(client, caller.tenantId, runId));
 }
 
 export async function ownedTree(deps: ApiDeps, caller: Caller, access: AccessNote, treeId: string): Promise<void> {
-  note(access, treeId);
-  if (await treeExists(deps.store.client, caller.tenantId, treeId)) return;
-  access.flagged = await treeExistsElsewhere(deps.store.client, caller.tenantId, treeId);
-  throw notFound('tree', treeId);
+  const { client } = deps.store;
+  await owned(access, 'tree', treeId, () => treeExists(client, caller.tenantId, treeId), () => treeExistsElsewhere(client, caller.tenantId, treeId));
 }
 
 /**
@@ -35,31 +42,17 @@ export async function ownedTree(deps: ApiDeps, caller: Caller, access: AccessNot
  * name this tenant has never used while another tenant has is flagged.
  */
 export async function ownedAgent(deps: ApiDeps, caller: Caller, access: AccessNote, agentId: string): Promise<void> {
-  note(access, agentId);
-  if (await agentExists(deps.store.client, caller.tenantId, agentId)) return;
-  access.flagged = await agentExistsElsewhere(deps.store.client, caller.tenantId, agentId);
-  throw notFound('agent', agentId);
-}
-
-/** The access log names the first id a request asked for (the route names the resource type). */
-function note(access: AccessNote, id: string): void {
-  if (access.resourceId === '') access.resourceId = id;
+  const { client } = deps.store;
+  await owned(access, 'agent', agentId, () => agentExists(client, caller.tenantId, agentId), () => agentExistsElsewhere(client, caller.tenantId, agentId));
 }
 
 /** A tenant's policy at its newest version; another tenant's policy id is flagged (ids are global). */
-export async function ownedPolicy(deps: ApiDeps, caller: Caller, access: AccessNote, policyId: string): Promise<PolicyEvent> {
-  note(access, policyId);
-  const policy = await currentPolicy(deps, caller.tenantId, policyId);
-  if (policy) return policy;
-  access.flagged = await policyExistsElsewhere(deps.store.client, caller.tenantId, policyId);
-  throw notFound('policy', policyId);
+export function ownedPolicy(deps: ApiDeps, caller: Caller, access: AccessNote, policyId: string): Promise<PolicyEvent> {
+  return owned(access, 'policy', policyId, () => currentPolicy(deps, caller.tenantId, policyId), () => policyExistsElsewhere(deps.store.client, caller.tenantId, policyId));
 }
 
 /** An agent of the caller's registry at its newest version; flagged like ownedAgent when only another tenant registered the name. */
-export async function registeredAgent(deps: ApiDeps, caller: Caller, access: AccessNote, agentId: string): Promise<AgentVersion> {
-  note(access, agentId);
-  const agent = await findAgent(deps.store.client, caller.tenantId, agentId);
-  if (agent) return agent;
-  access.flagged = await agentRegisteredElsewhere(deps.store.client, caller.tenantId, agentId);
-  throw notFound('agent', agentId);
+export function registeredAgent(deps: ApiDeps, caller: Caller, access: AccessNote, agentId: string): Promise<AgentVersion> {
+  const { client } = deps.store;
+  return owned(access, 'agent', agentId, () => findAgent(client, caller.tenantId, agentId), () => agentRegisteredElsewhere(client, caller.tenantId, agentId));
 }

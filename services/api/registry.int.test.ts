@@ -18,6 +18,7 @@ import { scope } from '../../streams/detectors/scope.js';
 import { apiHarness, type ApiHarness } from '../../test/api.js';
 import { brokers, eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { span } from '../../test/spans.js';
+import { haltOf } from '../../test/client.js';
 import { freshStore } from '../../test/store.js';
 import { silentLogger } from '../logger.js';
 import { createProcessor, type Processor } from '../processor/processor.js';
@@ -57,15 +58,6 @@ describe('agent registry on real Kafka, with the processor', () => {
     await store?.close();
   });
 
-  const halted = (run: Run): RunHalted | undefined => {
-    try {
-      run.guard();
-      return undefined;
-    } catch (error) {
-      if (error instanceof RunHalted) return error;
-      throw error;
-    }
-  };
   const scopeGoverning = () => processor.policies.resolve(scope, { tenantId: 'acme', agentId: 'researcher', runId: 'any', tags: [] });
 
   it('registering allowed tools publishes the scope policy, and the processor trips a call outside them', async () => {
@@ -139,7 +131,7 @@ describe('agent registry on real Kafka, with the processor', () => {
     expect(killId).toEqual(expect.any(String));
 
     const run = await fusebox.startRun();
-    const stop = await eventually('the agent breaker to refuse the run', () => halted(run));
+    const stop = await eventually('the agent breaker to refuse the run', () => haltOf(run));
     expect(stop).toMatchObject({ scope: 'agent', action: 'kill' });
     expect(stop.reason!.message).toMatch(/^agent suspended in the registry by key [0-9a-f]{16}: incident 42$/);
     const open = (await api.get(sre, '/v1/breakers/open')).json().breakers;
@@ -148,7 +140,7 @@ describe('agent registry on real Kafka, with the processor', () => {
 
     const resumed = await api.call(admin, { method: 'POST', url: '/v1/agents/researcher/resume', payload: {} });
     expect(resumed.json()).toMatchObject({ suspended: false, change: 'resumed' });
-    await eventually('the agent breaker to close', () => halted(run) === undefined);
+    await eventually('the agent breaker to close', () => haltOf(run) === undefined);
     expect(await run.tool('web_search', { q: 'back' }, () => 'back')).toBe('back');
   });
 
@@ -164,7 +156,7 @@ describe('agent registry on real Kafka, with the processor', () => {
     const retired = await api.call(admin, { method: 'POST', url: '/v1/agents/researcher/lifecycle', payload: { state: 'retired', reason: 'replaced by researcher-2' } });
     expect(retired.json()).toMatchObject({ lifecycle: 'retired', detail: 'production -> retired; agent breaker opened: replaced by researcher-2' });
     const run = await fusebox.startRun();
-    expect(await eventually('a retired agent\'s run refused', () => halted(run))).toMatchObject({ scope: 'agent' });
+    expect(await eventually('a retired agent\'s run refused', () => haltOf(run))).toMatchObject({ scope: 'agent' });
     expect((await api.call(admin, { method: 'PATCH', url: '/v1/agents/researcher', payload: { owner: 'someone' } })).statusCode).toBe(409);
   });
 

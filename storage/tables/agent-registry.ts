@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { existsInOtherTenant } from './other-tenants.js';
 
 export const LIFECYCLE_STATES = ['development', 'staging', 'production', 'retired'] as const;
 export type LifecycleState = (typeof LIFECYCLE_STATES)[number];
@@ -106,11 +107,4 @@ export async function findAgent(client: ClickHouseClient, tenantId: string, agen
 }
 
 /** Whether a tenant other than `tenantId` registered an agent of this name. */
-export async function agentRegisteredElsewhere(client: ClickHouseClient, tenantId: string, agentId: string): Promise<boolean> {
-  const result = await client.query({
-    query: 'SELECT 1 FROM agent_registry WHERE agent_id = {agentId:String} AND tenant_id != {tenantId:String} LIMIT 1',
-    query_params: { tenantId, agentId },
-    format: 'JSONEachRow',
-  });
-  return (await result.json()).length > 0;
-}
+export const agentRegisteredElsewhere = (client: ClickHouseClient, tenantId: string, agentId: string): Promise<boolean> => existsInOtherTenant(client, 'agent_registry', agentId, tenantId);

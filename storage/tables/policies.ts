@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { existsInOtherTenant } from './other-tenants.js';
 import type { PolicyEvent } from '../../schemas/index.js';
 
 function toRow(policy: PolicyEvent) {
@@ -97,11 +98,4 @@ export async function policyHistory(client: ClickHouseClient, tenantId: string, 
 }
 
 /** Whether a tenant other than `tenantId` has a policy with this id. */
-export async function policyExistsElsewhere(client: ClickHouseClient, tenantId: string, policyId: string): Promise<boolean> {
-  const result = await client.query({
-    query: 'SELECT 1 FROM policies WHERE policy_id = {policyId:String} AND tenant_id != {tenantId:String} LIMIT 1',
-    query_params: { tenantId, policyId },
-    format: 'JSONEachRow',
-  });
-  return (await result.json()).length > 0;
-}
+export const policyExistsElsewhere = (client: ClickHouseClient, tenantId: string, policyId: string): Promise<boolean> => existsInOtherTenant(client, 'policies', policyId, tenantId);
