@@ -17,6 +17,7 @@ import type { Store } from '../../storage/store.js';
 import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
 import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
 import { createCoalescer } from './coalescer.js';
+import { startCostRollups } from './cost-rollups.js';
 import { TAGS_ATTRIBUTE } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { redactSpan } from '../../streams/redact.js';
@@ -38,9 +39,13 @@ export interface SinkOptions {
   insertMaxRows?: number;
   /** Or once its first batch has waited this long for others. Default 20 ms. */
   insertLingerMs?: number;
+  /** How often the daily cost rollup is brought up to date (cost-rollups.ts); 0 turns it off. Default 60 s. */
+  costRollupEveryMs?: number;
+  /** How long a day's ledger must have been left alone before its rollup is recomputed. Default 2 s. */
+  costRollupQuietMs?: number;
 }
 
-export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20 });
+export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
 
 export interface SinkStats {
   spans: number;
@@ -53,6 +58,7 @@ export interface SinkStats {
 export function createSink(options: SinkOptions) {
   const stats: SinkStats = { spans: 0, spanInserts: 0, breakerEvents: 0, deadLettered: 0 };
   let producer: LogProducer | null = null;
+  let rollups: ReturnType<typeof startCostRollups> | null = null;
   const book = createPolicyBook();
   const policyFeed = createPolicyFeed(options.log, options.topics.policies, book, options.logger.child('policies'));
   const pricing = createPricing(options.log, options.topics.prices, options.logger.child('prices'));
@@ -116,8 +122,11 @@ export function createSink(options: SinkOptions) {
       producer = await options.log.producer();
       await Promise.all([policyFeed.start(), pricing.start()]);
       await consumer.start();
+      const everyMs = options.costRollupEveryMs ?? SINK_DEFAULTS.costRollupEveryMs;
+      if (everyMs > 0) rollups = startCostRollups({ store: options.store, everyMs, quietMs: options.costRollupQuietMs ?? SINK_DEFAULTS.costRollupQuietMs, logger: options.logger.child('cost-rollups') });
     },
     async stop(): Promise<void> {
+      await rollups?.stop();
       await consumer.stop();
       await Promise.all([policyFeed.stop(), pricing.stop()]);
       await producer?.close();
