@@ -94,6 +94,21 @@ describe('policies through the API (real Kafka, chDB)', () => {
     expect((await eventually('version 3 on the topic', async () => { const e = await onTopic(policyId); return e.length === 3 && e; })).at(-1)).toMatchObject({ version: 3, enabled: false });
   });
 
+  it('concurrent changes of one policy get consecutive versions, none published twice', async () => {
+    const created = (await api.call(admin, { method: 'POST', url: '/v1/policies', payload: { detector: 'failure_streak', params: { threshold: 3 } } })).json();
+    const thresholds = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
+    const changes = await Promise.all(thresholds.map((threshold) => api.call(admin, { method: 'PATCH', url: `/v1/policies/${created.policyId}`, payload: { params: { threshold } } })));
+    expect(changes.every((c) => c.statusCode === 200)).toBe(true);
+    const expected = thresholds.map((_, i) => i + 2); // versions 2..11, each once
+    expect(changes.map((c) => c.json().version).sort((a, b) => a - b)).toEqual(expected);
+    const versions = await eventually('every version on the topic', async () => { const e = await onTopic(created.policyId); return e.length === expected.length + 1 && e; });
+    expect(versions.map((v) => v.version)).toEqual([1, ...expected]);
+    // the newest version holds the change that was applied last
+    const newest = changes.find((c) => c.json().version === expected.at(-1))!.json();
+    expect((await api.get(sre, `/v1/policies/${created.policyId}`)).json().params).toEqual(newest.params);
+    await api.call(admin, { method: 'POST', url: `/v1/policies/${created.policyId}/disable` });
+  });
+
   it('lists versions published by anyone on the topic, not only through this API', async () => {
     const producer = await log.producer();
     const external = policyEventSchema.parse({ policyId: 'ops-context', version: 7, tenantId: 'acme', selector: {}, detector: 'context_ceiling', params: { maxInputTokens: '100000' }, disposition: 'block', changedBy: 'ops-script', changedAtMs: T0 });
