@@ -5,7 +5,7 @@
  * can commit both in one transaction with the tree's state. (kafkajs's round-robin assigner
  * would scatter them.)
  */
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { AssignerProtocol, type PartitionAssigner } from './kafkajs.js';
 
 export const CoPartitionedAssigner: PartitionAssigner = ({ cluster }) => ({
   name: 'FuseboxCoPartitioned',

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually, freshKafka } from '../test/kafka.js';
+import { brokers, eventually, freshKafka } from '../test/kafka.js';
+import { Kafka, logLevel } from './kafkajs.js';
 import { partitionForKey } from './partitioner.js';
 import type { EventLog, LogMessage } from './port.js';
 
@@ -49,4 +50,43 @@ describe('Kafka event log (real broker)', () => {
     await tail.stop();
     expect(got).toEqual(['new']);
   });
+
+  it('hides aborted transactions from a consumer that starts anywhere in them (kafkajs 2.2.4 leaked them: see kafkajs-read-committed.ts)', async () => {
+    const { log, topics, prefix } = await freshKafka(1);
+    logs.push(log);
+    // Two writers interleave in one partition and both abort: x1 y1 x2 y2 <abort> <abort> z.
+    const [a, b] = await Promise.all([log.transactionalProducer(`${prefix}.a`), log.transactionalProducer(`${prefix}.b`)]);
+    const [ta, tb] = [await a.begin(), await b.begin()];
+    const one = (value: string) => [{ key: 'k', value: Buffer.from(value) }];
+    await ta.send(topics.audit, one('x1'));
+    await tb.send(topics.audit, one('y1'));
+    await ta.send(topics.audit, one('x2'));
+    await tb.send(topics.audit, one('y2'));
+    await ta.abort();
+    await tb.abort();
+    await Promise.all([a.close(), b.close()]);
+    const plain = await log.producer();
+    await plain.send(topics.audit, one('z'));
+    await plain.close();
+
+    const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const seenFrom: Record<number, string[]> = {};
+    try {
+      // A group resuming from each offset in turn, as after a restart or a rebalance.
+      for (let start = 0; start <= 4; start++) {
+        const groupId = `${prefix}.from-${start}`;
+        await admin.setOffsets({ groupId, topic: topics.audit, partitions: [{ partition: 0, offset: String(start) }] });
+        const seen: string[] = [];
+        const consumer = log.groupConsumer({ groupId, topics: [topics.audit], fromBeginning: true, handleBatch: async (batch) => { seen.push(...batch.messages.map((m) => m.value!.toString())); } });
+        await consumer.start();
+        await eventually('the committed message', () => seen.includes('z'));
+        await consumer.stop();
+        seenFrom[start] = seen;
+      }
+    } finally {
+      await admin.disconnect();
+    }
+    expect(seenFrom).toEqual({ 0: ['z'], 1: ['z'], 2: ['z'], 3: ['z'], 4: ['z'] });
+  }, 60_000);
 });

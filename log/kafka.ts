@@ -6,7 +6,7 @@
  * than kafkajs's default 5 s wait.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from './kafkajs.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
 import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';

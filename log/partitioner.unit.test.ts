@@ -1,4 +1,4 @@
-import { Partitioners } from 'kafkajs';
+import { Partitioners } from './kafkajs.js';
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from './partitioner.js';
 

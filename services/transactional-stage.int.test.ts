@@ -6,7 +6,7 @@
  * the offset from before it. Rewinding the group by hand makes that moment happen every time.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../log/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLog } from '../log/kafka.js';
 import type { EventLog } from '../log/port.js';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createKafkaLog } from '../log/kafka.js';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '../log/kafkajs.js';
 import type { EventLog, LogMessage } from '../log/port.js';
 import { topicNames, topicSpecs, type Topics } from '../log/topics.js';
 

@@ -6,7 +6,7 @@
  * partitioner so a preloaded span sits exactly where the client would have put it.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Producer } from '../../log/kafkajs.js';
 import { createKafkaLog } from '../../log/kafka.js';
 import { partitionForKey } from '../../log/partitioner.js';
 import type { EventLog, LogMessage } from '../../log/port.js';

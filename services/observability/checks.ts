@@ -3,7 +3,7 @@
  * the operator) when it does not. The plugin bounds each by a timeout, so a check may simply
  * wait on the dependency.
  */
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from '../../log/kafkajs.js';
 import type { Store } from '../../storage/store.js';
 
 export type ReadinessCheck = () => Promise<void>;
