@@ -75,6 +75,13 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
       'A chDB store gets a 10,000-run spawn tree (fan-out 10, depth 4; each run a run_start, a priced model call and a run_end, its parent a spawn span with the typed edge: 39,999 spans) among 2,000,000 other spans of the same tenant and another (200,000 in short mode), all generated inside ClickHouse with INSERT ... SELECT FROM numbers() through the spans table\'s materialized views. Then `GET /v1/trees/:treeId/graph` is called through the API (`app.inject`, an sre key: auth, ownership check, access-log row, the reads, JSON) 30 times (10 in short mode) after one cold request, and `causalGraph` alone as often. The answer is checked whole: every run a node with a depth, every spawn an edge.',
     timeoutMs: 300_000,
   },
+  {
+    name: 'cost-report',
+    title: 'Cost report over 10 million spans',
+    about:
+      'A chDB store gets 10,000,000 spans of one tenant spread over October 2026 (20 agents, four models and tool calls, runs of 10 spans; 1,000,000 in short mode) and 10% as many of another tenant around it, generated inside ClickHouse with INSERT ... SELECT FROM numbers() (a million a statement) through the spans table\'s materialized views into cost_ledger. The month\'s report grouped by agent and model (`costReport`, what the API and CLI call) is timed first with nothing rolled up (every day from `cost_ledger FINAL`: the path before the daily rollup), then after `refreshCostDaily` (whole days from `cost_daily`), and for noon to noon (two half days from the ledger). Totals are checked against `spans FINAL` and the ledger-only report.',
+    timeoutMs: 900_000,
+  },
 ];
 
 export function scenarioInfo(name: string): ScenarioInfo | undefined {

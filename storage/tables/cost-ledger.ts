@@ -85,9 +85,16 @@ export function costReportQuery(params: CostReportParams): { query: string; quer
   }
   query_params.rollupFrom = days.first;
   query_params.rollupTo = days.last;
+  const firstDay = Math.floor(params.fromMs / DAY_MS);
+  query_params.firstDay = new Date(firstDay * DAY_MS).toISOString().slice(0, 10);
+  query_params.dayCount = Math.floor(params.toMs / DAY_MS) - firstDay + 1;
   const sums = ['spans', 'steps', 'total_cost_micros', 'unpriced_spans', 'input_tokens', 'output_tokens', 'cached_tokens'].map((c) => `sum(${c}) AS ${c}`);
   return {
-    query: `WITH current_days AS (${CURRENT_ROLLUP_DAYS})
+    // The ledger's days are named as a positive set (every day of the range but the current
+    // ones), which the primary key can use to skip the rolled-up days; NOT IN could not.
+    query: `WITH current_days AS (${CURRENT_ROLLUP_DAYS}),
+                 ledger_days AS (SELECT toDate({firstDay:Date}) + number AS day FROM numbers({dayCount:UInt32})
+                                 WHERE day NOT IN (SELECT day FROM current_days))
             SELECT ${[...aliases, ...sums].join(', ')}
             FROM (
               SELECT ${[...dimensions, ROLLUP_USAGE_COLUMNS].join(', ')}
@@ -99,7 +106,7 @@ export function costReportQuery(params: CostReportParams): { query: string; quer
               SELECT ${[...dimensions, USAGE_AGGREGATES].join(',\n  ')}
               FROM cost_ledger FINAL
               WHERE ${ledgerWhere}
-                AND day NOT IN (SELECT day FROM current_days)
+                AND day IN (SELECT day FROM ledger_days)
               ${groupBy}
             )
             ${groupBy} ${orderBy}
