@@ -52,6 +52,8 @@ async function scenario(options: { partitions: number; instances: number; kills:
     for (let i = 0; i < load.events.length; i += chunk) {
       await producer.send(topics.spans, load.events.slice(i, i + chunk).map((e) => ({ key: e.treeId, value: spanEventCodec.encode(e) })));
       sent = Math.min(load.events.length, i + chunk);
+      // The rest streams only once the processors are up (slow under a loaded CI), so the kills land mid-stream.
+      if (i === 0) await progressed(topics.spans, `${prefix}.processor`, 0n);
       await new Promise((ok) => setTimeout(ok, 100));
     }
   })();
