@@ -153,6 +153,12 @@ export function createPolicyBook() {
       return byId.get(policyId)?.event;
     },
 
+    /** Whether any policy of the tenant names `detector`: what a stage with no built-in
+     *  default (agent breaker, tenant cost velocity) needs to hear about at all. */
+    governs(tenantId: string, detector: string): boolean {
+      return (index.get(tenantId)?.get(detector)?.length ?? 0) > 0;
+    },
+
     /** Every redaction in force for a subject (all levels apply, least specific first). */
     redactions(subject: Subject): RedactParams[] {
       return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.params as RedactParams).reverse();

@@ -45,6 +45,17 @@ describe('policy book', () => {
     expect(book.resolve(loop, subject)!.ref.policyId).toBe('builtin:loop');
   });
 
+  it('tells whether a tenant has any policy for a detector (the agent and tenant stages hear only of those)', () => {
+    const book = createPolicyBook();
+    expect(book.governs('acme', 'agent_breaker')).toBe(false);
+    book.apply('a', policy({ policyId: 'a', detector: 'agent_breaker', selector: { agentId: 'crawler', tags: [] }, params: { tripsToOpen: '2' } }));
+    expect(book.governs('acme', 'agent_breaker')).toBe(true);
+    expect(book.governs('other', 'agent_breaker')).toBe(false);
+    expect(book.governs('acme', 'tenant_cost_velocity')).toBe(false);
+    book.apply('a', null);
+    expect(book.governs('acme', 'agent_breaker')).toBe(false);
+  });
+
   it('falls back when a policy is disabled', () => {
     const book = createPolicyBook();
     book.apply('p', policy({ policyId: 'p', params: { threshold: '9' } }));

@@ -5,14 +5,18 @@
  * It consumes spans and control events, co-partitioned (partition N of both, keyed by tree
  * id, belongs to one member), folds them through the engine, and commits each batch in one
  * Kafka transaction with: trips and warnings (control topic), their audit records (audit
- * topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent), the
- * state of every tree the batch touched (processor-state changelog) and the batch's offsets.
+ * topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent) and
+ * spend summaries for the tenant stage (tenant-spend, keyed by tenant) — each only for tenants
+ * with a policy for that stage —, the state of every tree the batch touched
+ * (processor-state changelog) and the batch's offsets.
  */
 import type { LogBatch, EventLog, OutgoingMessage } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, tenantSpendCodec, type AgentSignal, type ControlEvent, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
 import { createEngine, type Engine } from '../../streams/engine.js';
+import { AGENT_BREAKER } from '../../streams/agent-breaker.js';
 import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
+import { TENANT_COST_VELOCITY } from '../../streams/tenant-velocity.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
@@ -78,16 +82,20 @@ export function createProcessor(options: ProcessorOptions) {
         const { event } = decoded;
         spans += 1;
         touched.add(event.treeId);
-        let spend = spendByTenant.get(event.tenantId);
-        if (!spend) {
+        // The agent and tenant stages act only for tenants with their policies, and every
+        // partition a transaction writes to costs a commit marker: send them nothing else.
+        const tenantVelocity = book.governs(event.tenantId, TENANT_COST_VELOCITY);
+        const agentBreaker = book.governs(event.tenantId, AGENT_BREAKER);
+        let spend = tenantVelocity ? spendByTenant.get(event.tenantId) : undefined;
+        if (tenantVelocity && !spend) {
           spend = { signalId: `${batch.topic}:${batch.partition}:${batch.messages[0]!.offset}:${event.tenantId}`, tenantId: event.tenantId, spend: [], latestMs: 0, runId: event.runId, treeId: event.treeId };
           spendByTenant.set(event.tenantId, spend);
         }
-        spend.latestMs = Math.max(spend.latestMs, event.endTimeMs);
+        if (spend) spend.latestMs = Math.max(spend.latestMs, event.endTimeMs);
         const outcome = engine.apply(event);
         // A redelivered span is counted by the engine once; the summary must not count it twice.
-        if (!outcome.duplicate && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
-        const started = runSignal(event);
+        if (spend && !outcome.duplicate && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
+        const started = agentBreaker ? runSignal(event) : null;
         if (started) signals.push(signalMessage(started));
         for (const control of outcome.controls) {
           controls.push({ key: event.treeId, value: controlEventCodec.encode(control) });
@@ -95,7 +103,7 @@ export function createProcessor(options: ProcessorOptions) {
         }
         for (const audit of outcome.audits) {
           audits.push({ key: audit.treeId, value: breakerEventCodec.encode(audit) });
-          if (audit.action === 'trip') {
+          if (agentBreaker && audit.action === 'trip') {
             signals.push(signalMessage({ signalId: audit.eventId, tenantId: audit.tenantId, agentId: audit.agentId, runId: audit.runId, treeId: audit.treeId, kind: 'run_tripped', detail: audit.detector, timeMs: audit.timeMs }));
           }
           logger.info(audit.action === 'warn' ? 'breaker warning' : 'breaker tripped', { detector: audit.detector, scope: audit.scope, target: audit.target, observed: audit.observed, threshold: audit.threshold, tenant: audit.tenantId, policy: audit.policyId });
