@@ -48,7 +48,7 @@ describe('policy book', () => {
   it('tells whether a tenant has any policy for a detector (the agent and tenant stages hear only of those)', () => {
     const book = createPolicyBook();
     expect(book.governs('acme', 'agent_breaker')).toBe(false);
-    book.apply('a', policy({ policyId: 'a', detector: 'agent_breaker', selector: { agentId: 'crawler', tags: [] }, params: { tripsToOpen: '2' } }));
+    book.apply('a', policy({ policyId: 'a', detector: 'agent_breaker', selector: { agentId: 'crawler', tags: [], runId: null }, params: { tripsToOpen: '2' } }));
     expect(book.governs('acme', 'agent_breaker')).toBe(true);
     expect(book.governs('other', 'agent_breaker')).toBe(false);
     expect(book.governs('acme', 'tenant_cost_velocity')).toBe(false);
