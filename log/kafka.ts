@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from './kafkajs.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
-import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
+import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -165,6 +165,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       });
       const close = () => consumer.disconnect();
       const commitAfterHandler = (consumerOptions.commit ?? 'after-handler') === 'after-handler';
+      const lags = new Map<string, PartitionLag>();
       return {
         async start() {
           closers.add(close);
@@ -187,6 +188,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
               await consumerOptions.handleBatch({ topic: batch.topic, partition: batch.partition, messages: batch.messages.map((m) => toLogMessage(batch.topic, batch.partition, m)) });
               // Resolving moves kafkajs's own fetch position; committing moves the group's.
               resolveOffset(batch.lastOffset());
+              lags.set(`${batch.topic}\u0000${batch.partition}`, { topic: batch.topic, partition: batch.partition, lag: Number(batch.offsetLag()) });
               if (commitAfterHandler) {
                 const next = (BigInt(batch.lastOffset()) + 1n).toString();
                 await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
@@ -200,6 +202,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           closers.delete(close);
           await consumer.disconnect();
         },
+        lag: () => [...lags.values()],
       };
     },
     reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions = {}): PartitionReader {

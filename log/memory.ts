@@ -157,6 +157,10 @@ export function createMemoryLog(): EventLog {
           await loop;
           activeGroups.delete(options.groupId);
         },
+        lag: () => options.topics.flatMap((topic) => partitionsOf(topic).map((log, partition) => {
+          const at = position.get(offsetKey(options.groupId, topic, partition)) ?? 0;
+          return { topic, partition, lag: Math.max(0, log.length - at) };
+        })),
       };
     },
     reader(topic: string, onMessage: (message: LogMessage) => void): PartitionReader {

@@ -122,6 +122,14 @@ export interface GroupConsumer {
   /** Resolves once the consumer has joined its group and holds an assignment. */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** Messages behind the end of each partition handled so far, as of its latest batch. */
+  lag(): PartitionLag[];
+}
+
+export interface PartitionLag {
+  topic: string;
+  partition: number;
+  lag: number;
 }
 
 /**

@@ -20,6 +20,8 @@ const envSchema = z.object({
   FUSEBOX_DATA_DIR: z.string().min(1).default('.data'),
   FUSEBOX_TOPIC_PREFIX: z.string().regex(/^[a-zA-Z0-9._-]+$/, { message: 'letters, digits, dot, underscore and dash only' }).default('fusebox'),
   FUSEBOX_PARTITIONS: z.coerce.number().int().min(1).max(1000, { message: 'at most 1000; spans and control topics get this many partitions' }).default(6),
+  FUSEBOX_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  FUSEBOX_METRICS_PORT: z.coerce.number().int().min(0).max(65_535, { message: 'a TCP port, or 0 for any free one' }).optional(),
 });
 
 export interface Config {
@@ -29,6 +31,8 @@ export interface Config {
   dataDir: string;
   topicPrefix: string;
   partitions: number;
+  /** Where a service without its own HTTP port serves /healthz, /readyz, /metrics; port null: the service's default. */
+  metrics: { host: string; port: number | null };
 }
 
 export class ConfigError extends Error {
@@ -61,5 +65,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: e.FUSEBOX_DATA_DIR,
     topicPrefix: e.FUSEBOX_TOPIC_PREFIX,
     partitions: e.FUSEBOX_PARTITIONS,
+    metrics: Object.freeze({ host: e.FUSEBOX_METRICS_HOST, port: e.FUSEBOX_METRICS_PORT ?? null }),
   });
 }

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
   it('defaults to the embedded log and chDB under .data', () => {
-    expect(loadConfig({})).toEqual({ kafkaBrokers: null, clickhouse: { kind: 'chdb', path: '.data/chdb' }, dataDir: '.data', topicPrefix: 'fusebox', partitions: 6 });
+    expect(loadConfig({})).toEqual({ kafkaBrokers: null, clickhouse: { kind: 'chdb', path: '.data/chdb' }, dataDir: '.data', topicPrefix: 'fusebox', partitions: 6, metrics: { host: '127.0.0.1', port: null } });
   });
 
   it('reads brokers and a ClickHouse server; empty values count as unset', () => {
@@ -11,6 +11,7 @@ describe('loadConfig', () => {
     expect(config.kafkaBrokers).toEqual(['10.0.0.1:9092', '10.0.0.2:9092']);
     expect(config.clickhouse).toEqual({ kind: 'server', url: 'http://ch:8123', database: 'default', username: undefined, password: undefined });
     expect(config.partitions).toBe(12);
+    expect(loadConfig({ FUSEBOX_METRICS_PORT: '0' }).metrics.port).toBe(0);
     expect(Object.isFrozen(config)).toBe(true);
   });
 

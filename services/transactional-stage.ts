@@ -47,6 +47,8 @@ export interface StageOutput {
   publish: Array<[topic: string, messages: OutgoingMessage[]]>;
   /** Keys whose state changed: their snapshots go to the changelog in the same transaction. */
   touched: Iterable<string>;
+  /** Runs once the transaction committed (metrics: a batch retried or re-read counts once). */
+  onCommit?(): void;
 }
 
 export interface KeyedState {
@@ -228,6 +230,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       }
     }
     transactions += 1;
+    output.onCommit?.();
   }
 
   const consumer = log.groupConsumer({
@@ -260,6 +263,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
 
   return {
     stats: () => ({ keysRestored, transactions, transactionRetries: retries, redeliveriesSkipped, revokedSkipped }),
+    lag: () => consumer.lag(),
     async start(): Promise<void> {
       const counts = await Promise.all([...options.inputs, options.changelog].map((t) => log.partitionCount(t)));
       if (new Set(counts).size !== 1) {

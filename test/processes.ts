@@ -4,7 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 const children = new Set<ChildProcess>();
 
 export function startService(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Several instances share this host: each serves its metrics on a free port unless told one.
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, FUSEBOX_METRICS_PORT: '0', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-20_000); });
   (child as ChildProcess & { stderrTail: () => string }).stderrTail = () => stderr;

@@ -15,6 +15,7 @@ import { createPolicyBook, type Governing, type PolicyBook } from '../../streams
 import { controlMessages } from '../control-messages.js';
 import { deadLetterFor } from '../dead-letter.js';
 import type { Logger } from '../logger.js';
+import { batchTally, type BatchTally, type Metrics } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
 
@@ -24,6 +25,8 @@ export interface AgentStageOptions {
   logger: Logger;
   groupId?: string;
   policies?: PolicyBook;
+  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
+  metrics?: Metrics;
 }
 
 export function createAgentStage(options: AgentStageOptions) {
@@ -38,7 +41,7 @@ export function createAgentStage(options: AgentStageOptions) {
   const governing = (state: { tenantId: string; agentId: string }, runId: string): Governing | null =>
     book.resolve(agentBreakerPolicy, { tenantId: state.tenantId, agentId: state.agentId, runId, tags: [] });
 
-  function publish(decision: AgentDecision, state: AgentState, policy: Governing, controls: OutgoingMessage[], audits: OutgoingMessage[]): void {
+  function publish(decision: AgentDecision, state: AgentState, policy: Governing, controls: OutgoingMessage[], audits: OutgoingMessage[], tally: BatchTally): void {
     const control: ControlEvent = {
       eventId: decision.eventId, tenantId: state.tenantId, scope: decision.scope, target: decision.target,
       treeId: decision.scope === 'run' ? decision.treeId : null, action: decision.action,
@@ -54,8 +57,12 @@ export function createAgentStage(options: AgentStageOptions) {
       triggerEventId: decision.runId, stepsElapsed: 0, runCostMicros: 0, treeCostMicros: 0, message: decision.message, timeMs: decision.timeMs,
     };
     audits.push({ key: decision.treeId, value: breakerEventCodec.encode(audit) });
-    if (decision.action === 'trip') stats.trips += 1;
-    else stats.resets += 1;
+    if (decision.action === 'trip') {
+      stats.trips += 1;
+      tally.trip(AGENT_BREAKER);
+    } else {
+      stats.resets += 1;
+    }
     logger.info(`agent breaker ${decision.action}`, { scope: decision.scope, target: decision.target, tenant: state.tenantId, message: decision.message });
   }
 
@@ -63,6 +70,7 @@ export function createAgentStage(options: AgentStageOptions) {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
     const dead: OutgoingMessage[] = [];
+    const tally = batchTally();
     const touched = new Set<string>();
     let watermark = 0;
     let last: AgentSignal | null = null;
@@ -73,6 +81,7 @@ export function createAgentStage(options: AgentStageOptions) {
       } catch (error) {
         if (!(error instanceof SchemaError)) throw error;
         dead.push(deadLetterFor('agent-stage', message, error.code, error.message));
+        tally.deadLetter(error.code);
         continue;
       }
       stats.signals += 1;
@@ -85,7 +94,7 @@ export function createAgentStage(options: AgentStageOptions) {
       const out = step(state, signal, policy.params as AgentBreakerParams);
       agents.set(key, out.state);
       touched.add(key);
-      for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits);
+      for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits, tally);
     }
     // Time moves for every agent of the partition: an open breaker half-opens once any signal
     // shows its cooldown is over, even if the agent itself stays quiet.
@@ -99,10 +108,11 @@ export function createAgentStage(options: AgentStageOptions) {
         if (out.decisions.length === 0) continue;
         agents.set(key, out.state);
         touched.add(key);
-        for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits);
+        for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits, tally);
       }
     }
-    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]], touched };
+    const published: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]];
+    return { publish: published, touched, onCommit: tally.onCommit(options.metrics, 'agent_signal', batch.messages.length, published) };
   }
 
   const stage = createTransactionalStage({
@@ -118,6 +128,7 @@ export function createAgentStage(options: AgentStageOptions) {
   return {
     policies: book,
     agent: (key: string): Readonly<AgentState> | undefined => agents.get(key),
+    lag: () => stage.lag(),
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       controlPartitions = await log.partitionCount(topics.control);

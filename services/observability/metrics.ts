@@ -9,6 +9,7 @@
  * metrics.deadLetters.inc({ code: 'KEY_MISMATCH' });
  * metrics.trips.inc({ detector: 'loop' });
  * metrics.consumerLag.set({ topic, partition: '0' }, lag);     // high watermark minus position
+ * metrics.beforeScrape(() => { ... });                        // or set gauges just before each scrape
  * await app.register(observabilityPlugin, { metrics, checks: { kafka: kafkaCheck(brokers), store: storeCheck(store) } });
  * ```
  *
@@ -43,6 +44,10 @@ export interface Metrics {
   readonly consumerLag: Gauge<'topic' | 'partition'>;
   /** Breaker trips published, by detector. */
   readonly trips: Counter<'detector'>;
+  /** Runs `update` before every scrape: for values read off a source rather than counted (lag). */
+  beforeScrape(update: () => void): void;
+  /** What the /metrics route calls first. */
+  refresh(): void;
 }
 
 export function createMetrics(service: string, options: { processMetrics?: boolean } = {}): Metrics {
@@ -50,7 +55,10 @@ export function createMetrics(service: string, options: { processMetrics?: boole
   registry.setDefaultLabels({ service });
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  const updates: Array<() => void> = [];
   return Object.freeze({
+    beforeScrape: (update: () => void) => { updates.push(update); },
+    refresh: () => { for (const update of updates) update(); },
     service,
     registry,
     eventsIn: new Counter({ name: METRIC_NAMES.eventsIn, help: 'Events taken in, by kind', labelNames: ['kind'] as const, registers }),

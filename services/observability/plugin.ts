@@ -46,6 +46,7 @@ const plugin: FastifyPluginAsync<ObservabilityOptions> = async (app, options) =>
 
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
+    metrics.refresh();
     return metrics.registry.metrics();
   });
 };

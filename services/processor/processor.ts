@@ -20,6 +20,7 @@ import { TENANT_COST_VELOCITY } from '../../streams/tenant-velocity.js';
 import { deadLetterFor } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
+import { batchTally, type Metrics } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
@@ -32,6 +33,8 @@ export interface ProcessorOptions {
   groupId?: string;
   /** Shared with whoever else needs the policies (tests); otherwise the processor keeps its own. */
   policies?: PolicyBook;
+  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
+  metrics?: Metrics;
 }
 
 export interface ProcessorStats {
@@ -66,6 +69,7 @@ export function createProcessor(options: ProcessorOptions) {
     const signals: OutgoingMessage[] = [];
     const dead: OutgoingMessage[] = [];
     const touched = new Set<string>();
+    const tally = batchTally();
     let spans = 0;
     let warnings = 0;
     let applied = 0;
@@ -77,6 +81,7 @@ export function createProcessor(options: ProcessorOptions) {
         const decoded = decodeSpanMessage(message, pricing.price);
         if (!decoded.ok) {
           dead.push(deadLetterFor('processor', message, decoded.code, decoded.reason));
+          tally.deadLetter(decoded.code);
           continue;
         }
         const { event } = decoded;
@@ -100,6 +105,7 @@ export function createProcessor(options: ProcessorOptions) {
         for (const control of outcome.controls) {
           controls.push({ key: event.treeId, value: controlEventCodec.encode(control) });
           if (control.action === 'warn') warnings += 1;
+          else if (control.reason) tally.trip(control.reason.detector);
         }
         for (const audit of outcome.audits) {
           audits.push({ key: audit.treeId, value: breakerEventCodec.encode(audit) });
@@ -117,6 +123,7 @@ export function createProcessor(options: ProcessorOptions) {
         } catch (error) {
           if (!(error instanceof SchemaError)) throw error;
           dead.push(deadLetterFor('processor', message, error.code, error.message));
+          tally.deadLetter(error.code);
           continue;
         }
         if (engine.control(event) && event.treeId) {
@@ -134,7 +141,8 @@ export function createProcessor(options: ProcessorOptions) {
     if (dead.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.length, topic: batch.topic, partition: batch.partition });
     // Control first: it is what stops agents (all of it becomes visible at commit anyway).
     const spendSummaries = [...spendByTenant.values()].map((summary) => ({ key: summary.tenantId, value: tenantSpendCodec.encode(summary) }));
-    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead]], touched };
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead]];
+    return { publish, touched, onCommit: tally.onCommit(options.metrics, batch.topic === topics.spans ? 'span' : 'control', batch.messages.length, publish) };
   }
 
   const stage = createTransactionalStage({
@@ -158,6 +166,7 @@ export function createProcessor(options: ProcessorOptions) {
   return {
     engine,
     policies: book,
+    lag: () => stage.lag(),
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
       await Promise.all([policyFeed.start(), pricing.start()]);

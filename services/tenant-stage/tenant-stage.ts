@@ -14,6 +14,7 @@ import { initialTenantState, step, TENANT_COST_VELOCITY, tenantVelocityPolicy, t
 import { controlMessages } from '../control-messages.js';
 import { deadLetterFor } from '../dead-letter.js';
 import type { Logger } from '../logger.js';
+import { batchTally, type Metrics } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
 
@@ -23,6 +24,8 @@ export interface TenantStageOptions {
   logger: Logger;
   groupId?: string;
   policies?: PolicyBook;
+  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
+  metrics?: Metrics;
 }
 
 export function createTenantStage(options: TenantStageOptions) {
@@ -37,6 +40,7 @@ export function createTenantStage(options: TenantStageOptions) {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
     const dead: OutgoingMessage[] = [];
+    const tally = batchTally();
     const touched = new Set<string>();
     for (const message of batch.messages) {
       let summary: TenantSpend;
@@ -45,6 +49,7 @@ export function createTenantStage(options: TenantStageOptions) {
       } catch (error) {
         if (!(error instanceof SchemaError)) throw error;
         dead.push(deadLetterFor('tenant-stage', message, error.code, error.message));
+        tally.deadLetter(error.code);
         continue;
       }
       stats.summaries += 1;
@@ -65,12 +70,16 @@ export function createTenantStage(options: TenantStageOptions) {
           threshold: d.threshold, observed: d.observed, windowMs: d.windowMs, policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion,
           lastAction: 'tenant spend', triggerEventId: summary.signalId, stepsElapsed: 0, runCostMicros: 0, treeCostMicros: 0, message: d.message, timeMs: d.timeMs,
         }) });
-        if (d.action === 'trip') stats.trips += 1;
+        if (d.action === 'trip') {
+          stats.trips += 1;
+          tally.trip(TENANT_COST_VELOCITY);
+        }
         else stats.resets += 1;
         logger.info(`tenant velocity ${d.action}`, { tenant: summary.tenantId, observed: d.observed, threshold: d.threshold });
       }
     }
-    return { publish: [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]], touched };
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]];
+    return { publish, touched, onCommit: tally.onCommit(options.metrics, 'tenant_spend', batch.messages.length, publish) };
   }
 
   const stage = createTransactionalStage({
@@ -85,6 +94,7 @@ export function createTenantStage(options: TenantStageOptions) {
 
   return {
     tenant: (tenantId: string): Readonly<TenantState> | undefined => tenants.get(tenantId),
+    lag: () => stage.lag(),
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       controlPartitions = await log.partitionCount(topics.control);
