@@ -37,7 +37,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'sink',
     title: 'Sink: spans topic into ClickHouse (chDB)',
     about:
-      'A 6-partition spans topic is preloaded with realistic spans; `createSink` drains it in its own process into chDB in a fresh temp folder (decode, `toSpanRow`, one `insertSpans` per Kafka batch with its dedup token, commit). The row count in ClickHouse is checked afterwards. For comparison, the bench process inserts the same rows, already built, with `insertSpans` straight into another chDB folder at fixed batch sizes.',
+      'A 6-partition spans topic is preloaded with realistic spans; `createSink` drains it in its own process into chDB in a fresh temp folder (decode, price, redact, `toSpanRow`; the batches of all partitions handled at once share one `insertSpans` with a dedup token naming every slice; then the commits). The drain rate counts every row, from the first handler\'s start to the last batch. The row count in ClickHouse is checked afterwards. For comparison, the bench process inserts the same rows, already built, with `insertSpans` straight into another chDB folder at fixed batch sizes, and with the insert path used before (JSONEachRow inline through @clickhouse/client) in the same process.',
     timeoutMs: 300_000,
   },
   {
