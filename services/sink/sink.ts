@@ -26,6 +26,7 @@ import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { decodeSpanMessage } from '../decode-span.js';
 import type { Logger } from '../logger.js';
+import { batchTally, type Metrics } from '../observability/index.js';
 
 export interface SinkOptions {
   log: EventLog;
@@ -43,6 +44,8 @@ export interface SinkOptions {
   costRollupEveryMs?: number;
   /** How long a day's ledger must have been left alone before its rollup is recomputed. Default 2 s. */
   costRollupQuietMs?: number;
+  /** Prometheus counters to keep (services/observability); rows count under `clickhouse.<table>`. */
+  metrics?: Metrics;
 }
 
 export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
@@ -76,6 +79,8 @@ export function createSink(options: SinkOptions) {
     const last = batch.messages.at(-1)!.offset;
     const slice = `${batch.topic}:${batch.partition}:${first}-${last}`;
     const dead = [];
+    const tally = batchTally();
+    let written: [table: string, rows: unknown[]];
     if (batch.topic === options.topics.spans) {
       const rows: SpanRow[] = [];
       for (const message of batch.messages) {
@@ -86,8 +91,12 @@ export function createSink(options: SinkOptions) {
           const redactions = book.redactions({ tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags });
           rows.push(toSpanRow(redactSpan(event, redactions), message));
         }
-        else dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
+        else {
+          dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
+          tally.deadLetter(decoded.code);
+        }
       }
+      written = ['clickhouse.spans', rows];
       await spanInserts.add(rows, slice);
       stats.spans += rows.length;
     } else {
@@ -98,13 +107,16 @@ export function createSink(options: SinkOptions) {
         } catch (error) {
           if (!(error instanceof SchemaError)) throw error;
           dead.push(deadLetterFor('sink', message, error.code, error.message));
+          tally.deadLetter(error.code);
         }
       }
+      written = ['clickhouse.breaker_events', rows];
       await insertBreakerEvents(options.store.client, rows, slice);
       stats.breakerEvents += rows.length;
     }
     await sendDeadLetters(producer!, options.topics.deadLetter, dead);
     stats.deadLettered += dead.length;
+    tally.onCommit(options.metrics, batch.topic === options.topics.spans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead]])?.();
   }
 
   const consumer = options.log.groupConsumer({
@@ -117,6 +129,7 @@ export function createSink(options: SinkOptions) {
   });
 
   return {
+    lag: () => consumer.lag(),
     stats: (): Readonly<SinkStats & { policiesApplied: number; pricesApplied: number }> => ({ ...stats, policiesApplied: policyFeed.stats().applied, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
       producer = await options.log.producer();
