@@ -63,7 +63,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       { ...latencyFigure(`trip latency, ${BACKGROUND_RATE.toLocaleString('en-US')} spans/s background`, loaded.dist, 'ms', `${loaded.missed} missed (> ${GIVE_UP_MS / 1000} s)`), target: 'p99 < 100 ms at 10,000 spans/s', met: loadedMet },
       figure('background rate achieved', background.ratePerSec, 'spans/s', `4 clients x 25 runs; ${background.dropped} dropped, ${background.unsent} unsent at close`),
       figure('background agents event-loop delay p99', background.eventLoopDelayP99Ms, 'ms'),
-      figure('processor spans handled', served.count, 'count', `trips ${served.trips}, mean batch ${served.batchSize.mean.toFixed(0)} spans`),
+      figure('processor spans handled', served.count, 'count', `trips ${served.trips}, mean batch ${served.batchSize.mean.toFixed(0)} spans, ${served.transactions} transactions (${served.transactionRetries} retried)`),
       figure('processor RSS, peak', served.rss.peakMiB, 'MiB'),
     ];
     const notes: string[] = [];

@@ -57,6 +57,8 @@ export interface DrainResult {
   deadLettered?: number;
   /** Kafka transactions the processor committed (one per batch, if it is exactly-once). */
   transactions?: number | null;
+  /** Transactions published again after a failure (each with a fresh producer). */
+  transactionRetries?: number | null;
   /** Rows in ClickHouse's spans table after the drain (sink only). */
   rowsInStore?: number;
   /** Span inserts the sink sent to ClickHouse (sink only). */
@@ -119,7 +121,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   const groupId = `bench-${input.mode}-${randomUUID().slice(0, 8)}`;
   const kafkajsErrors: Record<string, number> = {};
   let stopConsumer: () => Promise<void>;
-  let processorStats: (() => { trips: number; deadLettered: number; transactions?: number }) | null = null;
+  let processorStats: (() => { trips: number; deadLettered: number; transactions?: number; transactionRetries?: number }) | null = null;
   let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
   let sinkInserts: (() => number) | null = null;
 
@@ -171,7 +173,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   } else {
     await io.stopRequested;
   }
-  const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered, transactions: processorStats().transactions ?? null } : {};
+  const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered, transactions: processorStats().transactions ?? null, transactionRetries: processorStats().transactionRetries ?? null } : {};
   const inserts = sinkInserts?.();
   await stopConsumer();
 
