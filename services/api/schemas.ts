@@ -35,7 +35,7 @@ export const timeParam = z.string().transform((text, ctx) => {
   return ms;
 }).meta({ description: 'epoch milliseconds, ISO 8601 time with a zone, or a date (midnight UTC)' });
 
-export const iso = (ms: number) => new Date(ms).toISOString();
+export { iso } from './iso.js';
 
 const id = z.string().min(1).max(256);
 export const limitParam = (defaultSize: number) => z.coerce.number().int().min(1).max(1000).default(defaultSize).meta({ description: 'page size, 1 to 1000' });

@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { queryRows } from './json-rows.js';
 
 const edgeRow = z.object({
   source_run_id: z.string(),
@@ -18,13 +19,12 @@ export type EdgeRow = z.output<typeof edgeRow>;
 
 /** Every typed edge recorded in a tree (edges leaving it name their target tree). */
 export async function treeEdges(client: ClickHouseClient, tenantId: string, treeId: string): Promise<EdgeRow[]> {
-  const result = await client.query({
+  const rows = await queryRows(client, {
     query: `SELECT source_run_id, target_run_id, kind, target_tree_id, event_id, toUnixTimestamp64Milli(time) AS time_ms
             FROM run_edges FINAL
             WHERE tenant_id = {tenantId:String} AND tree_id = {treeId:String}
             ORDER BY source_run_id, target_run_id, kind`,
     query_params: { tenantId, treeId },
-    format: 'JSONEachRow',
   });
-  return z.array(edgeRow).parse(await result.json());
+  return z.array(edgeRow).parse(rows);
 }

@@ -6,6 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
+import { queryRows } from './json-rows.js';
 import { USAGE_AGGREGATES, usageRow } from './usage.js';
 
 const count = z.coerce.number().int().nonnegative();
@@ -94,7 +95,7 @@ export type TreeRunRow = z.output<typeof treeRunRow>;
 
 /** Every run of a tree with its exact usage: one contiguous key range, one pass. */
 export async function treeRuns(client: ClickHouseClient, tenantId: string, treeId: string): Promise<TreeRunRow[]> {
-  const result = await client.query({
+  const rows = await queryRows(client, {
     query: `SELECT run_id, any(agent_id) AS agent_id, any(parent_run_id) AS parent_run_id,
                    argMaxIf(toString(status), end_time, kind = 'run_end') AS end_status,
                    countIf(status = 'error') AS errors,
@@ -105,7 +106,6 @@ export async function treeRuns(client: ClickHouseClient, tenantId: string, treeI
             GROUP BY run_id
             ORDER BY run_id`,
     query_params: { tenantId, treeId },
-    format: 'JSONEachRow',
   });
-  return z.array(treeRunRow).parse(await result.json());
+  return z.array(treeRunRow).parse(rows);
 }
