@@ -106,7 +106,7 @@ describe('daily cost rollup (chDB)', () => {
     await seedSpans(store, [span({ kind: 'llm_call', name: 'x', tenantId: tenant, runId: `${tenant}-x`, treeId: `${tenant}-tree`, startTimeMs: T0 + 2 * DAY + 1, model: 'gpt-4o', costMicros: 10 })]);
     // A quiet period long enough for the insert below to land inside it even on a loaded machine.
     const pending = refreshCostDaily(store.client, { quietMs: 4_000, now: () => Date.now() });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // after its first look at the days
     await seedSpans(store, [span({ kind: 'llm_call', name: 'y', tenantId: tenant, runId: `${tenant}-y`, treeId: `${tenant}-tree`, startTimeMs: T0 + 2 * DAY + 2, model: 'gpt-4o', costMicros: 20 })]);
     const result = await pending;
     expect(result.busy).toContain('2026-05-03');
