@@ -3,8 +3,8 @@
  * into a guarded, emitted span; `guard()` is the "may I?" asked before every action.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { spanEventSchema, type SpanEvent, type SpanKind } from '../schemas/index.js';
+import { compileFastParser, NOT_ACCEPTED } from '../schemas/fast-parse.js';
 import { canonicalHash } from '../streams/canonical.js';
 import { isStep } from '../streams/detectors/iteration-cap.js';
 import { TAGS_ATTRIBUTE } from '../streams/engine.js';
@@ -64,32 +64,14 @@ const SUPPLIED_FIELDS = ['name', 'model', 'provider', 'inputTokens', 'outputToke
 type SuppliedField = (typeof SUPPLIED_FIELDS)[number];
 
 /**
- * A fast test per supplied field, read off the span schema itself (string length bounds,
- * nullability) so the two cannot disagree: zod on every span cost more than the Avro encode.
- * Anything the fast test refuses is parsed by zod for the exact message.
+ * A fast test per supplied field, compiled from the span schema itself (schemas/fast-parse.ts)
+ * so the two cannot disagree: zod on every span cost more than the Avro encode. Anything the
+ * fast test refuses is parsed by zod for the exact message.
  */
-const fastChecks: ReadonlyArray<[SuppliedField, (value: unknown) => boolean]> = SUPPLIED_FIELDS.map((field) => [field, fastCheckFor(field)]);
-
-function fastCheckFor(field: SuppliedField): (value: unknown) => boolean {
-  let schema = spanEventSchema.shape[field] as z.ZodType;
-  let nullable = false;
-  for (;;) {
-    if (schema instanceof z.ZodDefault) schema = schema.unwrap() as z.ZodType;
-    else if (schema instanceof z.ZodNullable) { nullable = true; schema = schema.unwrap() as z.ZodType; }
-    else break;
-  }
-  let test: (value: unknown) => boolean;
-  if (schema instanceof z.ZodString) {
-    const min = schema.minLength ?? 0;
-    const max = schema.maxLength ?? Number.POSITIVE_INFINITY;
-    test = (v) => typeof v === 'string' && v.length >= min && v.length <= max;
-  } else if (schema instanceof z.ZodNumber && schema.isInt && (schema.minValue ?? -1) >= 0 && schema.maxValue === Number.MAX_SAFE_INTEGER) {
-    test = (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0; // a count: the schema caps it at MAX_SAFE_INTEGER
-  } else {
-    throw new Error(`span field '${field}' has a schema the client's fast check does not know: check it with zod instead`);
-  }
-  return nullable ? (v) => v === null || test(v) : test;
-}
+const fastChecks: ReadonlyArray<[SuppliedField, (value: unknown) => boolean]> = SUPPLIED_FIELDS.map((field) => {
+  const parse = compileFastParser(spanEventSchema.shape[field]);
+  return [field, (value: unknown) => parse(value) !== NOT_ACCEPTED];
+});
 
 /** Checks the agent-supplied fields of a client-built span; throws RejectedEvent naming the field. */
 export function checkSuppliedFields(span: SpanEvent): void {

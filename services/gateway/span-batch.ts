@@ -3,6 +3,7 @@
  * never costs the good ones beside it. Pure: the tenant is an input (from the API key).
  */
 import { z } from 'zod';
+import { compileFastParser, NOT_ACCEPTED } from '../../schemas/fast-parse.js';
 import { spanEventSchema, type SpanEvent } from '../../schemas/index.js';
 
 export interface RejectedItem {
@@ -37,10 +38,14 @@ export function checkSpanBatch(items: readonly unknown[], tenantId: string): Che
 
 type SpanCheck = { event: SpanEvent } | { field: string; message: string; code: RejectedItem['code'] };
 
+/** Accepts what zod accepts (or leaves it to zod), at a fraction of zod's cost per valid span. */
+const fastSpan = compileFastParser(spanEventSchema);
+
 /**
  * One span. Its tenant may be omitted (the key's is filled in) or equal to the key's; any
  * other is refused, never rewritten: a client naming another tenant is confused or probing,
- * and silently moving its spans would hide either.
+ * and silently moving its spans would hide either. zod runs only for what the fast parser does
+ * not accept: it has the final word, and the message.
  */
 export function checkSpan(item: unknown, tenantId: string): SpanCheck {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) return { field: '', message: 'expected a span object', code: 'INVALID_SPAN' };
@@ -48,6 +53,8 @@ export function checkSpan(item: unknown, tenantId: string): SpanCheck {
   if (claimed !== undefined && claimed !== tenantId) {
     return { field: 'tenantId', message: "must be omitted or equal to the API key's tenant", code: 'TENANT_MISMATCH' };
   }
+  const fast = fastSpan(item, { tenantId });
+  if (fast !== NOT_ACCEPTED) return { event: fast };
   const parsed = spanEventSchema.safeParse({ ...(item as object), tenantId });
   if (parsed.success) return { event: parsed.data };
   const issue = parsed.error.issues[0]!;
