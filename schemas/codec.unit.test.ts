@@ -47,6 +47,18 @@ describe('single-object codec', () => {
     expect(bytes.subarray(2, 10)).toEqual(parseSchema(spanEventAvsc).fingerprint);
   });
 
+  it('encodes each value into bytes of its own, whatever its size: the same bytes as header + avsc body', () => {
+    const large = { ...span, args: 'a'.repeat(16_384), output: 'o'.repeat(16_384), attributes: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, 'v'.repeat(100)])) };
+    const small = spanEventCodec.encode(span);
+    const big = spanEventCodec.encode(large);
+    const after = spanEventCodec.encode({ ...span, eventId: 'e-2' });
+    for (const [bytes, value] of [[small, span], [big, large]] as const) {
+      expect(bytes).toEqual(Buffer.concat([bytes.subarray(0, 10), avro.Type.forSchema(spanEventAvsc as avro.Schema).toBuffer(value)]));
+      expect(spanEventCodec.decode(bytes)).toEqual(value);
+    }
+    expect(spanEventCodec.decode(after).eventId).toBe('e-2');
+  });
+
   it('keeps money as integer micro-USD', () => {
     expect(spanEventCodec.decode(spanEventCodec.encode({ ...span, costMicros: 123_456_789_012 })).costMicros).toBe(123_456_789_012);
     expect(thrown(() => spanEventCodec.encode({ ...span, costMicros: 1.5 })).code).toBe('INVALID_EVENT');
