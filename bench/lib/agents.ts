@@ -3,10 +3,13 @@
  * a paced total rate through the real client API (`run.llm`, `run.tool`: guard, hashing,
  * validation, encoding, batching). The work itself is instant; only Fusebox's cost remains.
  *
- * They never loop and never fail the same tool twice in a run, so no built-in detector should
- * trip them: background load, not subjects.
+ * They never fail the same tool twice in a run, so no built-in detector should trip them:
+ * background load, not subjects. Unless `loopEvery` is set: then one run in that many turns into
+ * a runaway at a random step, calling `web_search` with the same arguments and the same error on
+ * every step until `RunHalted` stops it, as a real retry loop would (given up after ten times
+ * `stepsPerRun` steps, so a pipeline that never trips cannot pile up runaways).
  */
-import type { Fusebox, Run } from '../../client/index.js';
+import { RunHalted, type Fusebox, type Run } from '../../client/index.js';
 import { seededRandom } from './workload.js';
 
 export interface AgentsOptions {
@@ -16,6 +19,8 @@ export interface AgentsOptions {
   runs: number;
   stepsPerRun?: number;
   seed?: number;
+  /** One run in this many loops (see above); unset: none do. */
+  loopEvery?: number;
 }
 
 export interface AgentsReport {
@@ -26,20 +31,38 @@ export interface AgentsReport {
   /** startRun() calls that threw and were retried, and the first one's message. */
   openFailures: number;
   firstOpenError: string | null;
+  /** Looping runs whose 3rd identical failing call was emitted: each should trip the loop breaker once. */
+  loopsCompleted: number;
+  /** Looping runs stopped by RunHalted. */
+  loopsHalted: number;
+  /** Healthy runs stopped by RunHalted: a false trip. */
+  healthyHalted: number;
 }
 
 interface Slot {
   run: Run | null;
   steps: number;
   failed: Set<string>;
+  /** The step from which this run loops; -1 for a healthy run. */
+  loopFrom: number;
+  loopCalls: number;
 }
+
+/** The runaway's call: same tool, same arguments, same error every time. */
+const LOOP_ARGS = Object.freeze({ q: 'quarterly revenue', page: 1 });
 
 const TOOLS = ['web_search', 'fetch_url', 'sql_query', 'read_file', 'vector_search', 'calculator'];
 
 export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
   const random = seededRandom(options.seed ?? 7);
   const stepsPerRun = options.stepsPerRun ?? 20;
-  const slots: Slot[] = Array.from({ length: options.runs }, () => ({ run: null, steps: 0, failed: new Set<string>() }));
+  const slots: Slot[] = Array.from({ length: options.runs }, () => ({ run: null, steps: 0, failed: new Set<string>(), loopFrom: -1, loopCalls: 0 }));
+  let rate = options.rate;
+  /** Pacing restarts from here whenever the rate changes. */
+  let paceFrom = { at: performance.now(), spans: 0 };
+  let loopsCompleted = 0;
+  let loopsHalted = 0;
+  let healthyHalted = 0;
   let spans = 0;
   let runsStarted = 0;
   let sequence = 0;
@@ -65,6 +88,10 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
         slot.run = run;
         slot.steps = 0;
         slot.failed.clear();
+        // Offset by half a period, so even a short run holds loops; 3 identical calls fit before the end.
+        const looping = options.loopEvery !== undefined && runsStarted % options.loopEvery === Math.floor(options.loopEvery / 2);
+        slot.loopFrom = looping ? 1 + Math.floor(random() * (stepsPerRun - 4)) : -1;
+        slot.loopCalls = 0;
       } catch (error) {
         openFailures += 1;
         firstOpenError ??= (error as Error).message;
@@ -73,13 +100,28 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
     });
   };
 
+  // A refused step emitted nothing; the run is over, and its slot takes a new one.
+  const halted = (slot: Slot, run: Run) => (error: unknown) => {
+    if (!(error instanceof RunHalted) || slot.run !== run) return;
+    spans -= 1;
+    if (slot.loopFrom >= 0) loopsHalted += 1;
+    else healthyHalted += 1;
+    run.end('error', 'halted by Fusebox');
+    spans += 1; // run_end
+    open(slot);
+  };
+
   const step = (slot: Slot) => {
     const run = slot.run!;
     slot.steps += 1;
     sequence += 1;
     spans += 1;
-    if (random() < 0.5) {
-      void run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'ok', usage: { inputTokens: 800 + (sequence % 2000), outputTokens: 40, costMicros: 2_500 } }));
+    if (slot.loopFrom >= 0 && slot.steps >= slot.loopFrom) {
+      slot.loopCalls += 1;
+      if (slot.loopCalls === 3) loopsCompleted += 1;
+      run.tool('web_search', LOOP_ARGS, () => { throw new Error('HTTP 503 Service Unavailable'); }).catch(halted(slot, run));
+    } else if (random() < 0.5) {
+      run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'ok', usage: { inputTokens: 800 + (sequence % 2000), outputTokens: 40, costMicros: 2_500 } })).catch(halted(slot, run));
     } else {
       const tool = TOOLS[sequence % TOOLS.length]!;
       const fail = random() < 0.05 && !slot.failed.has(tool);
@@ -87,9 +129,10 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
       run.tool(tool, { q: `${run.id}/${slot.steps}`, limit: 10 }, () => {
         if (fail) throw new Error('HTTP 503 Service Unavailable');
         return { hits: sequence };
-      }).catch(() => {});
+      }).catch(halted(slot, run));
     }
-    if (slot.steps >= stepsPerRun) {
+    const lastStep = slot.loopFrom >= 0 ? stepsPerRun * 10 : stepsPerRun;
+    if (slot.steps >= lastStep && slot.run === run) {
       run.end();
       spans += 1; // run_end
       open(slot);
@@ -100,8 +143,8 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
   let cursor = 0;
   const tick = () => {
     if (!running) return;
-    const due = Math.floor((options.rate * (performance.now() - started)) / 1000) - spans;
-    for (let i = 0; i < Math.min(due, options.rate / 10); i++) {
+    const due = Math.floor((rate * (performance.now() - paceFrom.at)) / 1000) - (spans - paceFrom.spans);
+    for (let i = 0; i < Math.min(due, rate / 10); i++) {
       for (let tries = 0; tries < slots.length; tries++) {
         const slot = slots[cursor]!;
         cursor = (cursor + 1) % slots.length;
@@ -117,11 +160,16 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
       tick();
     },
     spans: () => spans,
+    /** A new total rate from now on; what was due before is not caught up. */
+    setRate(next: number): void {
+      rate = next;
+      paceFrom = { at: performance.now(), spans };
+    },
     stop(): AgentsReport {
       running = false;
       if (timer) clearTimeout(timer);
       for (const slot of slots) if (slot.run) { slot.run.end(); spans += 1; }
-      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError };
+      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError, loopsCompleted, loopsHalted, healthyHalted };
     },
   };
 }

@@ -6,7 +6,7 @@
  * process, so a sink and a raw insert cannot share one.
  *
  * Protocol over the IPC channel (plain JSON):
- *   parent -> child  { type: 'start', input }   { type: 'stop' }
+ *   parent -> child  { type: 'start', input }   { type: 'stop' }   { type: 'tell', data }
  *   child -> parent  { type: 'progress', line } { type: 'ready', data } { type: 'result', data } { type: 'error', message }
  * A child whose parent disappears exits on 'disconnect', so an interrupted bench leaves no
  * Node processes behind (and the broker's watchdog takes care of the JVM).
@@ -15,7 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 type FromChild = { type: 'progress'; line: string } | { type: 'ready'; data: unknown } | { type: 'result'; data: unknown } | { type: 'error'; message: string };
-type ToChild = { type: 'start'; input: unknown } | { type: 'stop' };
+type ToChild = { type: 'start'; input: unknown } | { type: 'stop' } | { type: 'tell'; data: unknown };
 
 export interface WorkerHandle<R> {
   readonly pid: number;
@@ -25,6 +25,8 @@ export interface WorkerHandle<R> {
   readonly result: Promise<R>;
   /** Asks a long-running child (a live processor, background agents) to finish and report. */
   stop(): void;
+  /** Hands a running child new instructions (a new offered rate), read by its `onTell`. */
+  tell(data: unknown): void;
   kill(): void;
 }
 
@@ -98,6 +100,7 @@ export function startWorker<R>(file: string, input: unknown, options: WorkerOpti
     ready,
     result,
     stop: () => { if (child.connected) child.send({ type: 'stop' } satisfies ToChild); },
+    tell: (data) => { if (child.connected) child.send({ type: 'tell', data } satisfies ToChild); },
     kill: () => { child.kill('SIGKILL'); },
   };
 }

@@ -7,6 +7,8 @@ export interface WorkerIO {
   ready(data?: unknown): void;
   /** Resolves when the parent asks a long-running worker to finish. */
   readonly stopRequested: Promise<void>;
+  /** Called with each `tell` the parent sends while the worker runs. */
+  onTell(listener: (data: unknown) => void): void;
 }
 
 export function workerMain<I, R>(job: (input: I, io: WorkerIO) => Promise<R>): void {
@@ -16,10 +18,12 @@ export function workerMain<I, R>(job: (input: I, io: WorkerIO) => Promise<R>): v
   });
   let requestStop: () => void = () => {};
   const stopRequested = new Promise<void>((ok) => { requestStop = ok; });
+  const tellListeners: Array<(data: unknown) => void> = [];
   const io: WorkerIO = {
     progress: (line) => void send({ type: 'progress', line }),
     ready: (data) => void send({ type: 'ready', data: data ?? null }),
     stopRequested,
+    onTell: (listener) => { tellListeners.push(listener); },
   };
 
   // Orphaned (the bench was interrupted): leave nothing running.
@@ -28,8 +32,9 @@ export function workerMain<I, R>(job: (input: I, io: WorkerIO) => Promise<R>): v
     process.exit(1);
   });
 
-  process.on('message', (message: { type: string; input?: unknown }) => {
+  process.on('message', (message: { type: string; input?: unknown; data?: unknown }) => {
     if (message.type === 'stop') requestStop();
+    if (message.type === 'tell') for (const listener of tellListeners) listener(message.data);
     if (message.type !== 'start') return;
     job(message.input as I, io).then(
       // Exit explicitly: kafkajs and chDB may keep handles open after a clean close, and a

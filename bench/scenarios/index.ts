@@ -27,6 +27,20 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     timeoutMs: 300_000,
   },
   {
+    name: 'sustained',
+    title: 'Sustained end to end: agents, Kafka, processor, sink, ClickHouse',
+    about:
+      'Simulated agents in 2 processes (8 `createFusebox` clients: 8 agents in 4 tenants, 50 runs in flight each, every run its own tree of 20 model and tool steps, 1 tree in 1,000 a retry loop that goes on until `RunHalted`, given up after 200 steps) emit to the broker; one processor and one sink (into chDB) run in processes of their own, on fresh 6-partition topics. After a warm-up (5 s; 3 s in short mode), the offered rate is stepped up (2,500, 5,000, 10,000, 20,000, 30,000 ... spans/s, 5 s a step; 2 s in short mode) until the agents cannot emit 90% of it or the processor\'s or sink\'s lag at the step\'s end exceeds two seconds of the rate (the queryable-within-2-s target); the last rate that held is then offered for 60 s (15 s in short mode), once the failed step\'s lag has drained. Rates and lag come from Kafka, read once a second from outside: the spans topic\'s end offsets and the committed offsets of the processor\'s and the sink\'s groups (the sink commits after its ClickHouse insert, so its offsets count what is stored). Time until queryable is measured in the sink\'s process from each span\'s emit time (`endTimeMs`, stamped by the client as it emits) to the insert holding it being acknowledged (every 128th span) and, as a check, to a primary-key SELECT first returning it (a probe every 250 ms, polled every 25 ms). Resident memory of every process from /proc (peak is the kernel\'s VmHWM; the broker JVM found by its port). Trips are the processor\'s, after it caught up, against the looping trees whose 3rd identical call was emitted.',
+    timeoutMs: 420_000,
+  },
+  {
+    name: 'scale-out',
+    title: 'Scale-out: 1, 2 and 3 processors, and the rebalance pause',
+    about:
+      'Throughput: for 1, 2 and 3 instances, fresh 6-partition topics are preloaded with the same realistic workload (300,000 spans, 60,000 in short mode; 1 tree in 1,000 looping) and that many `createProcessor` processes start at once in one consumer group. Each counts the spans it handled per 500 ms on the shared wall clock; the steady rate is over the buckets in which every instance was busy, without the first and last (one instance alone at the start and the rebalance as the others join are not counted as scaling); the rate over the whole drain is beside it. Rebalance pause: three processors run on fresh topics while agents in another process emit 5,000 spans/s through their clients; this process reads the group\'s committed offsets of every partition every 50 ms (a processor commits in each batch\'s transaction). One instance is stopped, gracefully (it leaves the group) or by SIGKILL (the group waits out its 10 s session timeout), 3 and 2 times (1 and 1 in short mode), and a replacement started each time; the pause is the longest stretch without committed progress, on any partition, overlapping the time from the move until every partition has moved again. The longest stretch in the seconds before a move is the baseline. The control topic must then hold exactly one loop trip per looping tree.',
+    timeoutMs: 420_000,
+  },
+  {
     name: 'trip-latency',
     title: 'Trip latency: from the offending call to RunHalted',
     about:

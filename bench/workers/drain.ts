@@ -10,16 +10,20 @@
  * join and process start are reported apart. For the services, the event log is wrapped to
  * time each handleBatch call: how much of the wall clock the service's own work takes, and how
  * big the batches kafkajs hands it are.
+ *
+ * Live services (`expected: 0`) can join a group the parent names, so several processes form one
+ * group (scale-out), and a sink can measure how soon spans become queryable (../lib/freshness.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { createKafkaLog } from '../../log/kafka.js';
-import type { EventLog, GroupConsumerOptions } from '../../log/port.js';
+import type { EventLog, GroupConsumerOptions, LogBatch } from '../../log/port.js';
 import { topicNames } from '../../log/topics.js';
 import { spanEventCodec } from '../../schemas/index.js';
 import { silentLogger } from '../../services/logger.js';
 import { createProcessor } from '../../services/processor/processor.js';
 import { createSink } from '../../services/sink/sink.js';
 import { openStore } from '../../storage/store.js';
+import { measureFreshness, type FreshnessSamples } from '../lib/freshness.js';
 import { rawKafka } from '../lib/kafka.js';
 import { distribution, perSecond, rssSampler, type Distribution } from '../lib/stats.js';
 import { workerMain, type WorkerIO } from '../lib/worker-side.js';
@@ -33,6 +37,10 @@ export interface DrainInput {
   /** Spans to wait for; 0 runs a live processor until the parent says stop. */
   expected: number;
   chdbPath?: string;
+  /** The consumer group to join; default a fresh one of this worker's own. */
+  groupId?: string;
+  /** Sink only: measure emit-to-queryable latency (freshness.ts). */
+  freshness?: boolean;
 }
 
 export interface DrainResult {
@@ -65,7 +73,13 @@ export interface DrainResult {
   inserts?: number;
   /** Errors kafkajs logged (it logs retried ones too), by message, with how often. */
   kafkajsErrors: Record<string, number>;
+  /** Spans handled per TIMELINE_BUCKET_MS, by the bucket's start (Date.now() time), so the
+   *  parent can line several processes up on one clock. */
+  timeline: Array<[bucketStartMs: number, spans: number]>;
+  freshness?: FreshnessSamples;
 }
+
+export const TIMELINE_BUCKET_MS = 500;
 
 class BatchClock {
   readonly sizes: number[] = [];
@@ -76,6 +90,7 @@ class BatchClock {
   /** When the first batch's handler began: the start of the window busyMs is measured over. */
   firstStartedAt = 0;
   lastAt = 0;
+  readonly timeline = new Map<number, number>();
   private reached: () => void = () => {};
   readonly done: Promise<void>;
 
@@ -88,6 +103,8 @@ class BatchClock {
     this.count += size;
     this.busyMs += handlerMs;
     this.sizes.push(size);
+    const bucket = Date.now() - (Date.now() % TIMELINE_BUCKET_MS);
+    this.timeline.set(bucket, (this.timeline.get(bucket) ?? 0) + size);
     if (this.firstAt === 0) {
       this.firstAt = now;
       this.firstCount = this.count;
@@ -98,17 +115,27 @@ class BatchClock {
   }
 }
 
-/** The event log with every group consumer's handleBatch timed: observation only. */
-function timedLog(log: EventLog, clock: BatchClock, topic: string): EventLog {
+interface SpanBatchObserver {
+  received(batch: LogBatch): void;
+  stored(batch: LogBatch): void;
+}
+
+/** The event log with every group consumer's handleBatch timed (and span batches shown to `observer`): observation only. */
+function timedLog(log: EventLog, clock: BatchClock, topic: string, observer?: SpanBatchObserver): EventLog {
   return {
     ...log,
     groupConsumer: (options: GroupConsumerOptions) => log.groupConsumer({
       ...options,
       async handleBatch(batch) {
+        // The sink also reads the audit topic; only spans count toward the drain.
+        const spans = batch.topic === topic;
+        if (spans) observer?.received(batch);
         const started = performance.now();
         await options.handleBatch(batch);
-        // The sink also reads the audit topic; only spans count toward the drain.
-        if (batch.topic === topic) clock.batch(batch.messages.length, performance.now() - started);
+        if (spans) {
+          clock.batch(batch.messages.length, performance.now() - started);
+          observer?.stored(batch);
+        }
       },
     }),
   };
@@ -118,12 +145,13 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   const topics = topicNames(input.prefix);
   const clock = new BatchClock(input.expected);
   const memory = rssSampler();
-  const groupId = `bench-${input.mode}-${randomUUID().slice(0, 8)}`;
+  const groupId = input.groupId ?? `bench-${input.mode}-${randomUUID().slice(0, 8)}`;
   const kafkajsErrors: Record<string, number> = {};
   let stopConsumer: () => Promise<void>;
   let processorStats: (() => { trips: number; deadLettered: number; transactions?: number; transactionRetries?: number }) | null = null;
   let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
   let sinkInserts: (() => number) | null = null;
+  let freshness: ReturnType<typeof measureFreshness> | null = null;
 
   const started = performance.now();
   if (input.mode === 'raw' || input.mode === 'decode') {
@@ -142,8 +170,9 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await joined;
     stopConsumer = () => consumer.disconnect();
   } else {
-    const log = timedLog(createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => tally(line, kafkajsErrors, io) }), clock, topics.spans);
+    const kafkaLog = createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => tally(line, kafkajsErrors, io) });
     if (input.mode === 'processor') {
+      const log = timedLog(kafkaLog, clock, topics.spans);
       const processor = createProcessor({ log, topics, logger: silentLogger, groupId });
       await processor.start();
       processorStats = () => processor.stats();
@@ -151,6 +180,8 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     } else {
       if (!input.chdbPath) throw new Error('sink mode needs chdbPath');
       sinkStore = await openStore({ kind: 'chdb', path: input.chdbPath });
+      if (input.freshness) freshness = measureFreshness(sinkStore);
+      const log = timedLog(kafkaLog, clock, topics.spans, freshness ?? undefined);
       const sink = createSink({ log, topics, store: sinkStore, logger: silentLogger, groupId });
       await sink.start();
       sinkInserts = () => sink.stats().spanInserts;
@@ -175,6 +206,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   }
   const counters = processorStats ? { trips: processorStats().trips, deadLettered: processorStats().deadLettered, transactions: processorStats().transactions ?? null, transactionRetries: processorStats().transactionRetries ?? null } : {};
   const inserts = sinkInserts?.();
+  const fresh = freshness?.stop();
   await stopConsumer();
 
   let rowsInStore: number | undefined;
@@ -202,6 +234,8 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     ...(rowsInStore !== undefined ? { rowsInStore } : {}),
     ...(inserts !== undefined ? { inserts } : {}),
     kafkajsErrors,
+    timeline: [...clock.timeline],
+    ...(fresh ? { freshness: fresh } : {}),
   };
 }
 

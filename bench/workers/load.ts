@@ -1,7 +1,8 @@
 /**
- * Background agents in their own process: `clients` Fusebox clients (one per tenant, as separate
- * agent services would be), each with many concurrent runs, emitting at a paced total rate
- * through Kafka until the parent says stop.
+ * Background agents in their own process: `clients` Fusebox clients (one per agent, as separate
+ * agent services would be; `agentsPerTenant` of them share a tenant, default 1), each with many
+ * concurrent runs, emitting at a paced total rate through Kafka until the parent says stop. The
+ * parent may change the rate while they run: `tell({ rate })`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createFusebox, type Fusebox } from '../../client/index.js';
@@ -15,6 +16,11 @@ export interface LoadInput {
   rate: number;
   clients: number;
   runsPerClient: number;
+  agentsPerTenant?: number;
+  /** One run in this many loops until halted (bench/lib/agents.ts); unset: none. */
+  loopEvery?: number;
+  /** Tenant and agent names start with it, so several load processes stay apart. Default 'load'. */
+  namePrefix?: string;
 }
 
 export interface LoadResult {
@@ -26,14 +32,24 @@ export interface LoadResult {
   eventLoopDelayP99Ms: number;
   openFailures: number;
   firstOpenError: string | null;
+  runsStarted: number;
+  loopsCompleted: number;
+  loopsHalted: number;
+  healthyHalted: number;
 }
 
 workerMain<LoadInput, LoadResult>(async (input, io) => {
   const clients: Fusebox[] = [];
+  const name = input.namePrefix ?? 'load';
   for (let i = 0; i < input.clients; i++) {
-    clients.push(await createFusebox({ tenantId: `load-tenant-${i}`, agentId: `load-agent-${i}`, brokers: input.brokers, topicPrefix: input.prefix }));
+    const tenant = Math.floor(i / (input.agentsPerTenant ?? 1));
+    clients.push(await createFusebox({ tenantId: `${name}-tenant-${tenant}`, agentId: `${name}-agent-${i}`, brokers: input.brokers, topicPrefix: input.prefix }));
   }
-  const agents = clients.map((fusebox, i) => simulateAgents(fusebox, { rate: input.rate / input.clients, runs: input.runsPerClient, seed: 100 + i }));
+  const agents = clients.map((fusebox, i) => simulateAgents(fusebox, { rate: input.rate / input.clients, runs: input.runsPerClient, seed: 100 + i, ...(input.loopEvery ? { loopEvery: input.loopEvery } : {}) }));
+  io.onTell((data) => {
+    const { rate } = data as { rate: number };
+    for (const a of agents) a.setRate(rate / input.clients);
+  });
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   for (const a of agents) a.start();
@@ -45,6 +61,7 @@ workerMain<LoadInput, LoadResult>(async (input, io) => {
   const closed = await Promise.all(clients.map((c) => c.close()));
   const stats = clients.map((c) => c.stats());
   const spans = reports.reduce((n, r) => n + r.spans, 0);
+  const sum = (key: 'runsStarted' | 'loopsCompleted' | 'loopsHalted' | 'healthyHalted') => reports.reduce((n, r) => n + r[key], 0);
   const elapsedMs = Math.max(...reports.map((r) => r.elapsedMs));
   return {
     spans,
@@ -55,5 +72,9 @@ workerMain<LoadInput, LoadResult>(async (input, io) => {
     eventLoopDelayP99Ms: delay.percentile(99) / 1e6,
     openFailures: reports.reduce((n, r) => n + r.openFailures, 0),
     firstOpenError: reports.find((r) => r.firstOpenError)?.firstOpenError ?? null,
+    runsStarted: sum('runsStarted'),
+    loopsCompleted: sum('loopsCompleted'),
+    loopsHalted: sum('loopsHalted'),
+    healthyHalted: sum('healthyHalted'),
   };
 });

@@ -1,0 +1,282 @@
+/**
+ * Scale-out: one, two and three processor instances (separate processes, one consumer group) on
+ * a 6-partition spans topic, and the pause when one of three leaves under steady load.
+ *
+ * Throughput: for each instance count, fresh topics are preloaded with the same realistic
+ * workload (lib/workload.ts, 1 tree in 1,000 looping), then that many processors start at once
+ * in one group and drain it. Each reports the spans it handled per 500 ms (by the wall clock all
+ * processes share); the steady window is the buckets in which every instance handled spans,
+ * leaving out the first and last of them (a join, a tail), so the one-instance-alone start-up
+ * and the rebalance as the others join are not counted as scaling. The total is the group's
+ * committed progress over that window (read every 250 ms from this process: spans re-read after
+ * a rebalance count once); per instance, what each handled in it. The rate over the whole
+ * drain, joins included, is given beside it. Trips are read back from the control topic: the
+ * same trees for every count, each tripped once.
+ *
+ * Rebalance pause: three processors run on fresh topics while simulated agents emit a steady
+ * 5,000 spans/s through their clients (1 tree in 1,000 looping). This process reads the group's
+ * committed offsets of every partition every 50 ms (group-progress.ts): a processor commits
+ * inside each batch's transaction, so a partition's offset advancing is its progress. One
+ * instance is then stopped, gracefully (`stop()`: it leaves the group) or with SIGKILL (the
+ * group waits for its session timeout, 10 s), and the pause is the longest stretch, on any
+ * partition, without committed progress that overlaps the time from the stop until every
+ * partition has moved again. The same is measured when a replacement instance joins. The
+ * longest gap in the seconds before the stop is the baseline. Afterwards the control topic must
+ * hold one trip per looping tree: none lost or doubled by the moves.
+ *
+ * Caveats: on 2 cores three processors share the CPU with the broker and the agents, so more
+ * instances add coordination, not cores; the figure says what a rebalance costs and whether
+ * partitions spread, not how Fusebox scales on a bigger machine. Pauses are resolved to the 50 ms
+ * sampling interval plus one admin round trip.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { controlEventCodec } from '../../schemas/index.js';
+import type { WorkerHandle } from '../lib/child.js';
+import { groupProgress, total, type ProgressSample } from '../lib/group-progress.js';
+import { deleteTopics, freshTopics, PRELOAD, produceRaw, readAll } from '../lib/kafka.js';
+import { startAgents, startProcessor } from '../lib/pipeline.js';
+import { figure, latencyFigure, type Figure } from '../lib/results.js';
+import { distribution } from '../lib/stats.js';
+import { buildWorkload, type Workload } from '../lib/workload.js';
+import { describeKafkajsErrors, TIMELINE_BUCKET_MS, type DrainResult } from '../workers/drain.js';
+import { sized, type BenchContext, type ScenarioOutput } from './scenario.js';
+
+const PARTITIONS = 6;
+const INSTANCE_COUNTS = [1, 2, 3];
+const PAUSE_LOAD_RATE = 5_000;
+const SAMPLE_EVERY_MS = 50;
+
+export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
+  const count = sized(ctx, 300_000, 60_000);
+  ctx.progress(`encoding ${count.toLocaleString('en-US')} realistic spans`);
+  const workload = buildWorkload({ spans: count, seed: 6 });
+  ctx.progress(`  ${workload.trees.toLocaleString('en-US')} trees, ${workload.loopingTrees} of them looping`);
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  let single = Number.NaN;
+  const tripsByCount: string[] = [];
+  for (const instances of INSTANCE_COUNTS) {
+    const drained = await drainWith(ctx, workload, instances);
+    single = instances === 1 ? drained.steadyRate : single;
+    tripsByCount.push(`${instances}: ${drained.trippedTrees} trees, ${drained.loopTrips} trips`);
+    figures.push(
+      figure(`${instances} instance${instances > 1 ? 's' : ''}: total`, drained.steadyRate, 'events/s', `${drained.steadySeconds.toFixed(1)} s with every instance busy; whole drain incl. joins ${fmt(drained.wholeRate)}/s${instances > 1 ? `; ${(drained.steadyRate / single).toFixed(2)}x one instance` : ''}`),
+      figure(`${instances} instance${instances > 1 ? 's' : ''}: per instance`, drained.steadyRate / instances, 'events/s', `each handled in the window: ${drained.perInstance.map(fmt).join(', ')}/s; spans handled in all (re-reads included): ${drained.counts.map(fmt).join(', ')}`),
+    );
+    if (drained.kafkajs) notes.push(`${instances} instances: ${drained.kafkajs}.`);
+  }
+  // The workload's last looping tree may be cut off before its 3rd call, so the check is that
+  // every count trips the same trees, each once.
+  notes.push(`Loop trips on the control topic by instance count (${workload.loopingTrees} looping trees started in the workload; one cut off at its end is not tripped): ${tripsByCount.join('; ')}.`);
+
+  const pauses = await rebalancePauses(ctx, sized(ctx, { graceful: 3, kill: 2 }, { graceful: 1, kill: 1 }));
+  figures.push(...pauses.figures);
+  notes.push(...pauses.notes);
+  return { figures, notes };
+}
+
+interface Drained {
+  steadyRate: number;
+  steadySeconds: number;
+  wholeRate: number;
+  perInstance: number[];
+  counts: number[];
+  trippedTrees: number;
+  loopTrips: number;
+  kafkajs: string | null;
+}
+
+async function drainWith(ctx: BenchContext, workload: Workload, instances: number): Promise<Drained> {
+  const bench = await freshTopics(ctx.brokers, 'scaleout', PARTITIONS);
+  const group = `${bench.prefix}-processor`;
+  const progress = await groupProgress(ctx.brokers, bench.topics.spans);
+  const workers: Array<WorkerHandle<DrainResult>> = [];
+  try {
+    ctx.progress(`${instances} instance(s): preloading ${bench.topics.spans}`);
+    await produceRaw(ctx.brokers, bench.topics.spans, workload.messages, { partitions: PARTITIONS, ...PRELOAD });
+    ctx.progress(`${instances} instance(s): starting them in one group, draining`);
+    for (let i = 0; i < instances; i++) workers.push(startProcessor(ctx, bench.prefix, group, `processor ${i + 1}/${instances}`));
+    const until = Date.now() + sized(ctx, 150_000, 60_000);
+    const committed: Array<[atMs: number, spans: number]> = [];
+    for (let lastReport = 0; Date.now() < until;) {
+      const sample = await progress.sample([group]);
+      const done = total(sample.committed[group]!);
+      committed.push([sample.atMs, done]);
+      if (done >= total(sample.end)) break;
+      if (done - lastReport >= workload.messages.length / 4) { lastReport = done; ctx.progress(`  ${fmt(done)} of ${fmt(total(sample.end))} committed`); }
+      await sleep(250);
+    }
+    for (const w of workers) w.stop();
+    const results = await Promise.all(workers.map((w) => w.result));
+    const steady = steadyWindow(results.map((r) => r.timeline));
+    const first = Math.min(...results.map((r) => r.timeline[0]?.[0] ?? Infinity));
+    const last = Math.max(...results.map((r) => r.timeline.at(-1)?.[0] ?? 0)) + TIMELINE_BUCKET_MS;
+    const committedAt = (t: number) => committed.filter(([at]) => at <= t).at(-1)?.[1] ?? 0;
+    const controls = (await readAll(ctx.brokers, bench.topics.control)).map((m) => controlEventCodec.decode(m.value!)).filter((c) => c.reason?.detector === 'loop');
+    const drained: Drained = {
+      steadyRate: (committedAt(steady.toMs) - committedAt(steady.fromMs)) / steady.seconds,
+      steadySeconds: steady.seconds,
+      wholeRate: workload.messages.length / ((last - first) / 1000),
+      perInstance: steady.spans.map((x) => x / steady.seconds),
+      counts: results.map((r) => r.count),
+      trippedTrees: new Set(controls.map((c) => c.treeId)).size,
+      loopTrips: controls.length,
+      kafkajs: results.map((r, i) => { const d = describeKafkajsErrors(r.kafkajsErrors); return d ? `instance ${i + 1}: ${d}` : null; }).filter(Boolean).join('; ') || null,
+    };
+    ctx.progress(`  ${fmt(drained.steadyRate)} spans/s in all (${drained.perInstance.map(fmt).join(' + ')}) over ${drained.steadySeconds.toFixed(1)} s with all busy`);
+    return drained;
+  } finally {
+    for (const w of workers) w.kill();
+    await progress.close().catch(() => {});
+    await bench.log.close();
+    await deleteTopics(ctx.brokers, bench.topics);
+  }
+}
+
+/**
+ * The buckets in which every instance handled spans, without the first and last of them; per
+ * instance, the spans in those buckets. With too few such buckets, the whole drain instead.
+ */
+function steadyWindow(timelines: Array<Array<[number, number]>>): { spans: number[]; seconds: number; fromMs: number; toMs: number } {
+  const maps = timelines.map((t) => new Map(t));
+  const shared = [...maps[0]!.keys()].filter((bucket) => maps.every((m) => (m.get(bucket) ?? 0) > 0)).sort((a, b) => a - b);
+  const inner = shared.slice(1, -1);
+  // Buckets need not be contiguous (an instance idle for a moment): the window spans them all.
+  const window = inner.length >= 2 ? inner : timelines.flat().map(([b]) => b).sort((a, b) => a - b);
+  const [fromMs, toMs] = [window[0]!, window.at(-1)! + TIMELINE_BUCKET_MS];
+  const inWindow = (b: number) => b >= fromMs && b < toMs;
+  return { spans: timelines.map((t) => t.filter(([b]) => inWindow(b)).reduce((n, [, x]) => n + x, 0)), seconds: (toMs - fromMs) / 1000, fromMs, toMs };
+}
+
+type Move = 'graceful' | 'kill' | 'join';
+
+async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill: number }): Promise<{ figures: Figure[]; notes: string[] }> {
+  const bench = await freshTopics(ctx.brokers, 'scaleout-pause', PARTITIONS);
+  const group = `${bench.prefix}-processor`;
+  const progress = await groupProgress(ctx.brokers, bench.topics.spans);
+  const live: Array<WorkerHandle<DrainResult>> = [];
+  let started = 0;
+  const launch = () => { started += 1; const w = startProcessor(ctx, bench.prefix, group, `processor #${started}`); live.push(w); return w; };
+  const agents = startAgents(ctx, 1, { prefix: bench.prefix, rate: PAUSE_LOAD_RATE, clients: 4, runsPerClient: 25, agentsPerTenant: 2, loopEvery: 1_000 });
+  const samples: ProgressSample[] = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      try { samples.push(await progress.sample([group])); } catch { /* skipped; the next one counts */ }
+      await sleep(SAMPLE_EVERY_MS);
+    }
+  })();
+  const measured: Record<Move, number[]> = { graceful: [], kill: [], join: [] };
+  const baselines: number[] = [];
+  const stopped: DrainResult[] = [];
+  try {
+    ctx.progress(`rebalance: 3 processors in one group, agents at ${fmt(PAUSE_LOAD_RATE)} spans/s`);
+    await Promise.all([launch().ready, launch().ready, launch().ready, agents.ready()]);
+    const moves: Array<'graceful' | 'kill'> = [...Array<'graceful'>(reps.graceful).fill('graceful'), ...Array<'kill'>(reps.kill).fill('kill')];
+    for (const [index, move] of moves.entries()) {
+      await sleep(sized(ctx, 3_000, 2_000)); // steady, all partitions moving
+      const t0 = Date.now();
+      const leaving = live.shift()!;
+      if (move === 'graceful') leaving.stop();
+      else leaving.kill();
+      const resumed = await allAdvancedAfter(samples, t0, 40_000);
+      const pause = longestStall(samples, t0, resumed);
+      baselines.push(longestStall(samples, t0 - 3_000, t0 - 1_000));
+      measured[move].push(pause);
+      ctx.progress(`  ${move === 'kill' ? 'SIGKILL' : 'graceful stop'}: longest stall ${fmt(pause)} ms (baseline before it ${fmt(baselines.at(-1)!)} ms)`);
+      if (move === 'graceful') stopped.push(await leaving.result);
+      // Short mode leaves the last replacement out: one join is measured, and time is short.
+      if (ctx.short && index === moves.length - 1) break;
+
+      await sleep(1_000);
+      const t1 = Date.now();
+      await launch().ready;
+      const joined = await allAdvancedAfter(samples, Date.now(), 40_000);
+      measured.join.push(longestStall(samples, t1, joined));
+      ctx.progress(`  replacement joined: longest stall ${fmt(measured.join.at(-1)!)} ms`);
+    }
+    await sleep(2_000);
+    const load = await agents.stop();
+    ctx.progress('agents stopped; waiting for the group to catch up, then reading the control topic');
+    await caughtUp(progress, group, 30_000);
+    sampling = false;
+    await sampler;
+    for (const w of live) w.stop();
+    stopped.push(...(await Promise.all(live.map((w) => w.result))));
+    live.length = 0;
+
+    const controls = (await readAll(ctx.brokers, bench.topics.control)).map((m) => controlEventCodec.decode(m.value!)).filter((c) => c.reason?.detector === 'loop');
+    const trees = new Set(controls.map((c) => c.treeId));
+    const loops = load.reduce((n, r) => n + r.loopsCompleted, 0);
+    const figures: Figure[] = [
+      latencyFigure('rebalance pause, graceful stop of 1 of 3', distribution(measured.graceful), 'ms', 'longest stall of committed progress on any partition, from the stop until every partition moved again'),
+      latencyFigure('rebalance pause, SIGKILL of 1 of 3', distribution(measured.kill), 'ms', 'the group notices after its session timeout (10 s)'),
+      latencyFigure('rebalance pause, a replacement joins', distribution(measured.join), 'ms', 'from its start until every partition moved again'),
+      latencyFigure('longest stall before a move (baseline)', distribution(baselines), 'ms', `steady ${fmt(PAUSE_LOAD_RATE)} spans/s, 3 instances; sampled every ${SAMPLE_EVERY_MS} ms`),
+      figure('looping trees tripped across the moves', trees.size, 'count', `${loops} looping trees emitted; ${controls.length} loop trips on the control topic`),
+    ];
+    const notes: string[] = [];
+    if (trees.size !== loops || controls.length !== trees.size) notes.push(`Across the moves: ${loops} looping trees, ${trees.size} tripped, ${controls.length} loop trips on the control topic (a difference is a trip lost or doubled).`);
+    else notes.push(`Across the moves every looping tree was tripped exactly once (${loops}).`);
+    notes.push(`Agents during the moves: ${fmt(load.reduce((n, r) => n + r.ratePerSec, 0))} spans/s emitted, ${load.reduce((n, r) => n + r.dropped, 0)} dropped, ${load.reduce((n, r) => n + r.unsent, 0)} unsent at close.`);
+    for (const [i, r] of stopped.entries()) {
+      const d = describeKafkajsErrors(r.kafkajsErrors);
+      if (d) notes.push(`Rebalance, stopped instance ${i + 1}: ${d}.`);
+    }
+    return { figures, notes };
+  } finally {
+    sampling = false;
+    agents.kill();
+    for (const w of live) w.kill();
+    await progress.close().catch(() => {});
+    await bench.log.close();
+    await deleteTopics(ctx.brokers, bench.topics);
+  }
+}
+
+/** When every partition's committed offset has moved past where it was at `fromMs` (or the timeout). */
+async function allAdvancedAfter(samples: ProgressSample[], fromMs: number, timeoutMs: number): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const before = samples.filter((s) => s.atMs <= fromMs).at(-1);
+    const now = samples.at(-1);
+    if (before && now && now.atMs > fromMs && now.committed[Object.keys(now.committed)[0]!]!.every((o, p) => o > before.committed[Object.keys(before.committed)[0]!]![p]!)) return now.atMs;
+    await sleep(SAMPLE_EVERY_MS);
+  }
+  return Date.now();
+}
+
+/**
+ * The longest interval between two advances of one partition's committed offset that overlaps
+ * [fromMs, toMs], over all partitions; an interval still open at `toMs` counts up to it.
+ */
+function longestStall(samples: readonly ProgressSample[], fromMs: number, toMs: number): number {
+  const offsets = (s: ProgressSample) => Object.values(s.committed)[0]!;
+  let longest = 0;
+  for (let p = 0; p < PARTITIONS; p++) {
+    let lastAdvance = samples[0]?.atMs ?? fromMs;
+    for (let i = 1; i < samples.length; i++) {
+      const s = samples[i]!;
+      if (offsets(s)[p]! > offsets(samples[i - 1]!)[p]!) {
+        if (s.atMs >= fromMs && lastAdvance <= toMs) longest = Math.max(longest, s.atMs - lastAdvance);
+        lastAdvance = s.atMs;
+      }
+      if (s.atMs > toMs) break;
+    }
+    if (lastAdvance < toMs) longest = Math.max(longest, toMs - Math.max(lastAdvance, fromMs - (toMs - fromMs)));
+  }
+  return longest;
+}
+
+async function caughtUp(progress: Awaited<ReturnType<typeof groupProgress>>, group: string, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const s = await progress.sample([group]);
+    if (total(s.committed[group]!) >= total(s.end)) return;
+    await sleep(250);
+  }
+}
+
+function fmt(n: number): string {
+  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '—';
+}
