@@ -100,5 +100,11 @@ function render(file: ResultsFile, catalogue: readonly ScenarioInfo[]): string {
     for (const note of stored.result.notes) out.push(`- ${note}`);
     if (stored.result.notes.length > 0) out.push('');
   }
+  // A scenario with no figures yet is still listed, so the file shows what `npm run bench` covers.
+  for (const info of catalogue.filter((c) => file.scenarios[c.name] === undefined)) {
+    out.push(`### ${info.title}`, '');
+    out.push(info.about, '');
+    out.push(`Scenario \`${info.name}\` (\`npm run bench -- ${info.name}\`): not measured yet.`, '');
+  }
   return out.join('\n');
 }
