@@ -33,6 +33,8 @@ export interface AgentsReport {
   firstOpenError: string | null;
   /** Looping runs whose 3rd identical failing call was emitted: each should trip the loop breaker once. */
   loopsCompleted: number;
+  /** The trees (each run is one) of those looping runs, for looking up any that did not trip. */
+  loopTrees: string[];
   /** Looping runs stopped by RunHalted. */
   loopsHalted: number;
   /** Healthy runs stopped by RunHalted: a false trip. */
@@ -61,6 +63,7 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
   /** Pacing restarts from here whenever the rate changes. */
   let paceFrom = { at: performance.now(), spans: 0 };
   let loopsCompleted = 0;
+  const loopTrees: string[] = [];
   let loopsHalted = 0;
   let healthyHalted = 0;
   let spans = 0;
@@ -118,7 +121,7 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
     spans += 1;
     if (slot.loopFrom >= 0 && slot.steps >= slot.loopFrom) {
       slot.loopCalls += 1;
-      if (slot.loopCalls === 3) loopsCompleted += 1;
+      if (slot.loopCalls === 3) { loopsCompleted += 1; loopTrees.push(run.treeId); }
       run.tool('web_search', LOOP_ARGS, () => { throw new Error('HTTP 503 Service Unavailable'); }).catch(halted(slot, run));
     } else if (random() < 0.5) {
       run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'ok', usage: { inputTokens: 800 + (sequence % 2000), outputTokens: 40, costMicros: 2_500 } })).catch(halted(slot, run));
@@ -169,7 +172,7 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
       running = false;
       if (timer) clearTimeout(timer);
       for (const slot of slots) if (slot.run) { slot.run.end(); spans += 1; }
-      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError, loopsCompleted, loopsHalted, healthyHalted };
+      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError, loopsCompleted, loopTrees, loopsHalted, healthyHalted };
     },
   };
 }

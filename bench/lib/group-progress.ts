@@ -10,8 +10,10 @@
 import { rawKafka } from './kafka.js';
 
 export interface ProgressSample {
-  /** Date.now() when the answers arrived. */
+  /** Date.now() when the answers arrived: progress seen by then. */
   atMs: number;
+  /** Date.now() when the requests went out: the answers say nothing of what happened before it. */
+  startedAtMs: number;
   /** End offset (high watermark) of each partition. */
   end: number[];
   /** Per group, the committed offset of each partition (0 where none is committed yet). */
@@ -32,6 +34,7 @@ export async function groupProgress(brokers: string[], topic: string) {
   return {
     async sample(groups: readonly string[]): Promise<ProgressSample> {
       // One request after the other: concurrent kafkajs admin offset calls can fail (kafkajs #461).
+      const startedAtMs = Date.now();
       const ends = await admin.fetchTopicOffsets(topic);
       const end: number[] = [];
       for (const p of ends) end[p.partition] = Number(p.high);
@@ -42,7 +45,7 @@ export async function groupProgress(brokers: string[], topic: string) {
         for (const p of answer?.partitions ?? []) offsets[p.partition] = Math.max(0, Number(p.offset));
         committed[groupId] = offsets;
       }
-      return { atMs: Date.now(), end, committed };
+      return { atMs: Date.now(), startedAtMs, end, committed };
     },
     close: () => admin.disconnect(),
   };

@@ -34,6 +34,7 @@ export interface LoadResult {
   firstOpenError: string | null;
   runsStarted: number;
   loopsCompleted: number;
+  loopTrees: string[];
   loopsHalted: number;
   healthyHalted: number;
 }
@@ -74,6 +75,7 @@ workerMain<LoadInput, LoadResult>(async (input, io) => {
     firstOpenError: reports.find((r) => r.firstOpenError)?.firstOpenError ?? null,
     runsStarted: sum('runsStarted'),
     loopsCompleted: sum('loopsCompleted'),
+    loopTrees: reports.flatMap((r) => r.loopTrees),
     loopsHalted: sum('loopsHalted'),
     healthyHalted: sum('healthyHalted'),
   };
