@@ -8,7 +8,7 @@ import { buildGateway } from '../services/gateway/app.js';
 import type { GatewayLimits } from '../services/gateway/config.js';
 import { createControlFollower, type ControlFollower } from '../services/gateway/control-follower.js';
 import { silentLogger } from '../services/logger.js';
-import { createMetrics, storeCheck, type Metrics } from '../services/observability/index.js';
+import { createMetrics, storeCheck, type Metrics, type ReadinessCheck } from '../services/observability/index.js';
 import type { Store } from '../storage/store.js';
 import { freshKafka } from './kafka.js';
 import { freshStore } from './store.js';
@@ -27,13 +27,13 @@ export interface GatewayHarness {
 }
 
 /** A gateway on fresh topics of the real broker (or the given ones) and a fresh chDB store. */
-export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>; clock?: () => number; kafka?: { log: EventLog; topics: Topics; prefix: string }; store?: Store } = {}): Promise<GatewayHarness> {
+export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>; clock?: () => number; kafka?: { log: EventLog; topics: Topics; prefix: string }; store?: Store; checks?: Record<string, ReadinessCheck> } = {}): Promise<GatewayHarness> {
   const { log, topics, prefix } = options.kafka ?? (await freshKafka(3));
   const store = options.store ?? (await freshStore());
   const follower = createControlFollower(log, topics.control, silentLogger);
   await follower.start();
   const metrics = createMetrics('gateway', { processMetrics: false });
-  const app = await buildGateway({ store, log, topics, logger: silentLogger, metrics, follower, limits: options.limits, clock: options.clock, checks: { store: storeCheck(store) } });
+  const app = await buildGateway({ store, log, topics, logger: silentLogger, metrics, follower, limits: options.limits, clock: options.clock, checks: { store: storeCheck(store), ...options.checks } });
   return {
     app, log, topics, prefix, store, follower, metrics,
     key: async (tenant, role) => (await createApiKey(store.client, { tenantId: tenant, role, name: `${role} of ${tenant}`, createdBy: 'test', nowMs: Date.now() })).key,

@@ -4,14 +4,16 @@
  * `app.inject()` (or listen on port 0 for the event stream).
  *
  * Per request: the API key is checked before the body is read (onRequest: 401, 403, 429), so an
- * unknown caller cannot make the gateway parse megabytes; the body limit answers 413.
+ * unknown caller cannot make the gateway parse megabytes; the body limit answers 413. Key records
+ * are cached for `keyTtlMs` (key-cache.ts: how revocation is honoured).
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import type { EventLog, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import type { Store } from '../../storage/store.js';
-import { authenticate, type Caller } from '../api/auth/authenticate.js';
+import { findApiKey } from '../../storage/tables/api-keys.js';
+import { authenticateWith, type Caller } from '../api/auth/authenticate.js';
 import { roleGrants, type Permission } from '../api/auth/roles.js';
 import type { Logger } from '../logger.js';
 import { observabilityPlugin, type Metrics, type ReadinessCheck } from '../observability/index.js';
@@ -20,8 +22,10 @@ import { DEFAULT_LIMITS, type GatewayLimits } from './config.js';
 import type { ControlFollower } from './control-follower.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
+import { createKeyCache } from './key-cache.js';
 import { createBacklog, createRateLimiter, type Backlog, type RateLimiter } from './limits.js';
 import { createRecentIds, type RecentIds } from './recent-ids.js';
+import { encodeErrorStatus, PROTOBUF } from './otlp/protobuf.js';
 
 export interface GatewayOptions {
   store: Store;
@@ -59,6 +63,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app, opt
   const clock = options.clock ?? Date.now;
   const rate: RateLimiter = createRateLimiter({ perSecond: limits.ratePerSecond, burst: limits.rateBurst }, clock);
   const callers = new WeakMap<FastifyRequest, Caller>();
+  const keys = createKeyCache(async (keyId) => {
+    try {
+      return await findApiKey(options.store.client, keyId);
+    } catch (error) {
+      throw new GatewayError('STORE_UNAVAILABLE', 'API keys could not be read from ClickHouse; retry', { cause: error, retryAfterSeconds: 1 });
+    }
+  }, { ttlMs: limits.keyTtlMs, maxEntries: limits.keyCacheSize, clock });
   let producer: Promise<LogProducer> | null = null;
 
   const deps: GatewayDeps = Object.freeze({
@@ -85,7 +96,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app, opt
     },
     guard(...permissions: Permission[]): onRequestHookHandler {
       return async (request) => {
-        const caller = await authenticate(options.store.client, request.headers.authorization);
+        const caller = await authenticateWith(keys.find, request.headers.authorization);
         if (!permissions.some((p) => roleGrants(caller.role, p))) {
           throw new GatewayError('FORBIDDEN', `role '${caller.role}' may not call ${request.method} ${request.routeOptions.url} (needs ${permissions.map((p) => `'${p}'`).join(' or ')})`);
         }
@@ -105,6 +116,11 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app, opt
   await app.register(breakerRoutes, { deps });
 };
 
+/** OTLP/HTTP answers in the request's encoding, errors included (a google.rpc.Status in protobuf). */
+function wantsProtobufAnswer(request: FastifyRequest): boolean {
+  return request.routeOptions.url === '/v1/traces' && (request.headers['content-type'] ?? '').startsWith(PROTOBUF);
+}
+
 /** A fastify instance serving the gateway, with its error and not-found handlers and /healthz, /readyz, /metrics. */
 export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
   const bodyLimit = options.limits?.bodyLimitBytes ?? DEFAULT_LIMITS.bodyLimitBytes;
@@ -116,7 +132,9 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       options.logger.error('request failed', { route: request.routeOptions.url, code: gatewayError.code, error: error.message, cause: (gatewayError.cause as Error | undefined)?.message });
     }
     if (gatewayError.retriable) reply.header('retry-after', String(gatewayError.retryAfterSeconds));
-    reply.code(gatewayError.status).type('application/json').send(gatewayError.toBody());
+    reply.code(gatewayError.status);
+    if (wantsProtobufAnswer(request)) reply.type(PROTOBUF).send(encodeErrorStatus(`${gatewayError.code}: ${gatewayError.message}`));
+    else reply.type('application/json').send(gatewayError.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).send(new GatewayError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`).toBody());

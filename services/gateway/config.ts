@@ -15,6 +15,8 @@ const envSchema = z.object({
   FUSEBOX_GATEWAY_BURST: z.coerce.number().int().min(1, { message: 'at least 1 request' }).optional(),
   FUSEBOX_GATEWAY_MAX_PENDING_SPANS: z.coerce.number().int().min(0, { message: '0 or more spans (0 refuses every batch: a draining gateway)' }).default(100_000),
   FUSEBOX_GATEWAY_HEARTBEAT_MS: z.coerce.number().int().min(100).default(15_000),
+  FUSEBOX_GATEWAY_KEY_TTL_MS: z.coerce.number().int().min(0).max(60_000, { message: 'at most 60000 ms: a revoked key is served for up to this long' }).default(5_000),
+  FUSEBOX_GATEWAY_KEY_CACHE_SIZE: z.coerce.number().int().min(1, { message: 'at least 1 key' }).default(10_000),
 });
 
 export interface GatewayLimits {
@@ -27,6 +29,10 @@ export interface GatewayLimits {
   maxPendingSpans: number;
   /** Comment lines on an idle control stream, so proxies keep it open. */
   heartbeatMs: number;
+  /** How long an API key read from ClickHouse is trusted (a revoked key is refused at most this long after); 0: read per request. */
+  keyTtlMs: number;
+  /** API keys cached at most. */
+  keyCacheSize: number;
 }
 
 export interface GatewayConfig extends GatewayLimits {
@@ -48,5 +54,7 @@ function limitsOf(e: z.output<typeof envSchema>): GatewayLimits {
     rateBurst: e.FUSEBOX_GATEWAY_BURST ?? Math.max(1, Math.ceil(e.FUSEBOX_GATEWAY_RATE * 2)),
     maxPendingSpans: e.FUSEBOX_GATEWAY_MAX_PENDING_SPANS,
     heartbeatMs: e.FUSEBOX_GATEWAY_HEARTBEAT_MS,
+    keyTtlMs: e.FUSEBOX_GATEWAY_KEY_TTL_MS,
+    keyCacheSize: e.FUSEBOX_GATEWAY_KEY_CACHE_SIZE,
   };
 }

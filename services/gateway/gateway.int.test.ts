@@ -10,6 +10,10 @@ import type { Topics } from '../../log/topics.js';
 import { controlEventCodec, spanEventCodec, type ControlEvent } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { accessLog } from '../../storage/tables/access-log.js';
+import { findApiKey, revokeApiKey } from '../../storage/tables/api-keys.js';
+import { keyIdOf } from '../api/auth/keys.js';
+import { kafkaCheck } from '../observability/index.js';
+import { decodeErrorStatus, PROTOBUF } from './otlp/protobuf.js';
 import { gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
 import { eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { span } from '../../test/spans.js';
@@ -147,6 +151,58 @@ describe('POST /v1/spans', () => {
   });
 });
 
+describe('API keys', () => {
+  it('trusts a key read from ClickHouse for its TTL, and refuses it once revoked from the first request after the TTL', async () => {
+    let nowMs = 1_700_000_000_000;
+    const cached = await gatewayHarness({ kafka, store, clock: () => nowMs, limits: { keyTtlMs: 5_000 } });
+    try {
+      const key = await cached.key('acme', 'agent');
+      const post = () => cached.call(key, { method: 'POST', url: '/v1/spans', payload: { spans: [] } });
+      expect((await post()).statusCode).toBe(200);
+      const record = (await findApiKey(store.client, keyIdOf(key)!))!;
+      await revokeApiKey(store.client, record, nowMs);
+      nowMs += 4_999;
+      expect((await post()).statusCode).toBe(200); // the documented window: revoked, still cached
+      nowMs += 1;
+      const refused = await post();
+      expect([refused.statusCode, refused.json()]).toEqual([401, { error: { code: 'UNAUTHENTICATED', message: `API key ${record.keyId} was revoked` } }]);
+      nowMs += 60_000;
+      expect((await post()).statusCode).toBe(401);
+    } finally {
+      await cached.close();
+    }
+  });
+
+  it('checks the secret on every request, cached or not: a known key id with another secret is refused', async () => {
+    const key = await gw.key('acme', 'agent');
+    expect((await gw.call(key, { method: 'POST', url: '/v1/spans', payload: { spans: [] } })).statusCode).toBe(200);
+    const forged = `${key.slice(0, 21)}${key.at(21) === 'A' ? 'B' : 'A'}${key.slice(22)}`;
+    const refused = await gw.call(forged, { method: 'POST', url: '/v1/spans', payload: { spans: [] } });
+    expect([refused.statusCode, refused.json().error.code]).toEqual([401, 'UNAUTHENTICATED']);
+  });
+});
+
+describe('POST /v1/traces bodies that cannot be read', () => {
+  it('answers 400 with a clear message to JSON that does not parse or is not an export request', async () => {
+    const garbled = await gw.call(agentKey, { method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '{"resourceSpans": [' });
+    expect([garbled.statusCode, garbled.json().error.code, garbled.json().error.field]).toEqual([400, 'INVALID_REQUEST', 'body']);
+    expect(garbled.json().error.message).toMatch(/JSON/);
+    const notRequest = await gw.call(agentKey, { method: 'POST', url: '/v1/traces', headers: { 'content-type': 'application/json' }, payload: '[1, 2]' });
+    expect([notRequest.statusCode, notRequest.json().error]).toEqual([400, { code: 'INVALID_REQUEST', field: 'body', message: 'body: expected an ExportTraceServiceRequest object' }]);
+  });
+
+  it('answers protobuf requests in protobuf: a google.rpc.Status for bytes that do not decode, and for a refused key', async () => {
+    const garbled = await gw.call(agentKey, { method: 'POST', url: '/v1/traces', headers: { 'content-type': PROTOBUF }, payload: Buffer.from([0x0a, 0xff, 0xff, 0xff]) });
+    expect([garbled.statusCode, garbled.headers['content-type']]).toEqual([400, PROTOBUF]);
+    expect(decodeErrorStatus(garbled.rawPayload).message).toMatch(/^INVALID_REQUEST: not an OTLP ExportTraceServiceRequest in protobuf: /);
+    const unknown = await gw.call(null, { method: 'POST', url: '/v1/traces', headers: { 'content-type': PROTOBUF }, payload: Buffer.alloc(0) });
+    expect([unknown.statusCode, unknown.headers['content-type'], decodeErrorStatus(unknown.rawPayload).message]).toEqual([401, PROTOBUF, expect.stringMatching(/^UNAUTHENTICATED: missing API key/)]);
+    // /v1/spans speaks JSON only: its refusal of protobuf is JSON.
+    const spans = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', headers: { 'content-type': PROTOBUF }, payload: Buffer.from([1]) });
+    expect([spans.statusCode, spans.json().error.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
+  });
+});
+
 describe('breakers for HTTP agents', () => {
   it('tells a run its breaker state from the control topic; another tenant gets 404, flagged', async () => {
     const r = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: [wire({ kind: 'tool_call', name: 'web_search', runId: 'run-b1', treeId: 'tree-b1' })] } });
@@ -222,5 +278,19 @@ describe('health, readiness and metrics', () => {
     expect(metrics.body).toMatch(/^fusebox_events_in_total\{kind="span",service="gateway"\} \d+$/m);
     expect(metrics.body).toMatch(/^fusebox_dead_letters_total\{code="INVALID_SPAN",service="gateway"\} \d+$/m);
     expect(metrics.body).toMatch(/^fusebox_http_request_duration_seconds_count\{service="gateway",method="POST",route="\/v1\/spans",status_code="200"\} [1-9]\d*$/m);
+  });
+
+  it('answers /readyz 503 with Retry-After, naming the dependency that is down, while the others pass', async () => {
+    const kafkaDown = kafkaCheck(['127.0.0.1:1']); // nothing listens on port 1
+    const degraded = await gatewayHarness({ kafka, store, checks: { kafka: kafkaDown } });
+    try {
+      const ready = await degraded.call(null, { method: 'GET', url: '/readyz' });
+      expect([ready.statusCode, ready.headers['retry-after']]).toEqual([503, '5']);
+      expect(ready.json()).toEqual({ status: 'not_ready', service: 'gateway', checks: { store: 'ok', control: 'ok', kafka: expect.stringContaining('Kafka at 127.0.0.1:1 did not answer') } });
+      expect((await degraded.call(null, { method: 'GET', url: '/healthz' })).statusCode).toBe(200); // alive, just not ready
+    } finally {
+      await degraded.close();
+      await kafkaDown.close();
+    }
   });
 });

@@ -10,10 +10,8 @@ import { GatewayError } from './errors.js';
 import { ingest, type IngestDeps, type Refused } from './ingest.js';
 import { mapOtlpSpan } from './otlp/genai-mapping.js';
 import { OtlpShapeError, readExportRequest, type IdEncoding } from './otlp/model.js';
-import { decodeTraceRequest, encodeTraceResponse, ProtobufDecodeError } from './otlp/protobuf.js';
+import { decodeTraceRequest, encodeTraceResponse, PROTOBUF, ProtobufDecodeError } from './otlp/protobuf.js';
 import { checkSpan, checkSpanBatch } from './span-batch.js';
-
-const PROTOBUF = 'application/x-protobuf';
 
 export const ingestRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app, { deps }) => {
   const ingestDeps: IngestDeps = {

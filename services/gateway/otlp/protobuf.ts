@@ -15,6 +15,9 @@ const source = readFileSync(new URL('./trace-service.proto', import.meta.url), '
 const root = protobuf.parse(source, { keepCase: false }).root;
 const requestType = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceRequest');
 const responseType = root.lookupType('opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse');
+const statusType = root.lookupType('opentelemetry.proto.collector.trace.v1.RpcStatus');
+
+export const PROTOBUF = 'application/x-protobuf';
 
 export class ProtobufDecodeError extends Error {
   constructor(cause: unknown) {
@@ -39,4 +42,17 @@ export function encodeTraceResponse(rejectedSpans: number, errorMessage: string)
 
 export function decodeTraceResponse(bytes: Uint8Array): { partialSuccess?: { rejectedSpans?: string; errorMessage?: string } } {
   return responseType.toObject(responseType.decode(bytes), { longs: String, defaults: false });
+}
+
+/**
+ * An error answer to a protobuf request: OTLP/HTTP wants a google.rpc.Status in the request's
+ * encoding for every 4xx and 5xx. Its `code` is a gRPC code the spec does not use, so it is left
+ * out; the message starts with the gateway's own code.
+ */
+export function encodeErrorStatus(message: string): Buffer {
+  return Buffer.from(statusType.encode(statusType.fromObject({ message })).finish());
+}
+
+export function decodeErrorStatus(bytes: Uint8Array): { code?: number; message?: string } {
+  return statusType.toObject(statusType.decode(bytes), { defaults: false });
 }
