@@ -203,7 +203,12 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           await consumer.disconnect();
         },
         lag: () => [...lags.values()],
+        seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
       };
+    },
+    async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+      const [committed] = await retrying(async () => (await getAdmin()).fetchOffsets({ groupId, topics: [topic] }));
+      return new Map((committed?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, BigInt(p.offset)]));
     },
     reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions = {}): PartitionReader {
       // A private group of one: the default assigner gives it every partition, all paused until

@@ -104,6 +104,14 @@ export function createMemoryLog(): EventLog {
         async close() {},
       };
     },
+    async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+      const out = new Map<number, bigint>();
+      partitionsOf(topic).forEach((_, partition) => {
+        const at = committed.get(offsetKey(groupId, topic, partition));
+        if (at !== undefined) out.set(partition, BigInt(at));
+      });
+      return out;
+    },
     groupConsumer(options: GroupConsumerOptions): GroupConsumer {
       let running = false;
       let loop: Promise<void> | null = null;
@@ -130,7 +138,7 @@ export function createMemoryLog(): EventLog {
                 options.onCrash?.(error as Error);
                 break;
               }
-              position.set(key, from + batch.messages.length);
+              if (position.get(key) === from) position.set(key, from + batch.messages.length); // unless the handler sought elsewhere
               if (options.commit !== 'in-transaction') committed.set(key, from + batch.messages.length);
               delivered = true;
             }
@@ -157,6 +165,7 @@ export function createMemoryLog(): EventLog {
           await loop;
           activeGroups.delete(options.groupId);
         },
+        seek: (topic, partition, offset) => { position.set(offsetKey(options.groupId, topic, partition), Number(offset)); },
         lag: () => options.topics.flatMap((topic) => partitionsOf(topic).map((log, partition) => {
           const at = position.get(offsetKey(options.groupId, topic, partition)) ?? 0;
           return { topic, partition, lag: Math.max(0, log.length - at) };

@@ -124,6 +124,9 @@ export interface GroupConsumer {
   stop(): Promise<void>;
   /** Messages behind the end of each partition handled so far, as of its latest batch. */
   lag(): PartitionLag[];
+  /** The partition's next batch starts at `offset` (the earliest kept, if older): to re-read
+   *  what was handled but never committed. Batches fetched before are not delivered. */
+  seek(topic: string, partition: number, offset: bigint): void;
 }
 
 export interface PartitionLag {
@@ -166,6 +169,8 @@ export interface EventLog {
   producer(): Promise<LogProducer>;
   transactionalProducer(transactionalId: string): Promise<TransactionalProducer>;
   groupConsumer(options: GroupConsumerOptions): GroupConsumer;
+  /** The offsets `groupId` has committed on `topic`, by partition (partitions without one are absent). */
+  committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>>;
   reader(topic: string, onMessage: (message: LogMessage) => void, options?: ReaderOptions): PartitionReader;
   close(): Promise<void>;
 }

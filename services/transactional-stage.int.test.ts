@@ -10,62 +10,86 @@ import { Kafka, logLevel } from '../log/kafkajs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaLog } from '../log/kafka.js';
 import type { EventLog } from '../log/port.js';
-import { brokers, drained, readAll } from '../test/kafka.js';
+import { startKafkaBroker, type KafkaBroker } from '../scripts/kafka/broker.js';
+import { brokers, drained, eventually, readAll } from '../test/kafka.js';
 import { createLogger, silentLogger } from './logger.js';
 import { createTransactionalStage, jsonMapState, POSITION_KEY } from './transactional-stage.js';
 
+interface Setup {
+  log: EventLog;
+  topics: { input: string; output: string; changelog: string };
+  groupId: string;
+}
+
+async function setUp(log: EventLog, prefix: string): Promise<Setup> {
+  const topics = { input: `${prefix}.input`, output: `${prefix}.output`, changelog: `${prefix}.changelog` };
+  await log.ensureTopics([
+    { topic: topics.input, partitions: 2 },
+    { topic: topics.output, partitions: 2 },
+    { topic: topics.changelog, partitions: 2, compacted: true },
+  ]);
+  return { log, topics, groupId: `${prefix}.counter` };
+}
+
+/** Counts inputs per key and publishes one output per input, named by the input's value. */
+function counterStage({ log, topics, groupId }: Setup) {
+  const counts = new Map<string, number>();
+  const stage = createTransactionalStage({
+    log,
+    logger: process.env.DEBUG_STAGE ? createLogger('stage') : silentLogger,
+    groupId,
+    inputs: [topics.input],
+    changelog: topics.changelog,
+    state: jsonMapState(counts),
+    handle: (batch) => {
+      const touched = new Set<string>();
+      for (const m of batch.messages) {
+        counts.set(m.key!, (counts.get(m.key!) ?? 0) + 1);
+        touched.add(m.key!);
+      }
+      return { publish: [[topics.output, batch.messages.map((m) => ({ key: m.key!, value: m.value }))]], touched };
+    },
+  });
+  return { stage, counts };
+}
+
+async function produce({ log, topics }: Setup, from: number, to: number): Promise<void> {
+  const producer = await log.producer();
+  const keys = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
+  await producer.send(topics.input, Array.from({ length: to - from }, (_, i) => ({ key: keys[(from + i) % keys.length]!, value: Buffer.from(`input-${from + i}`) })));
+  await producer.close();
+}
+
+/** Every output exactly once, and the changelog's counts and positions agree with `total`. */
+async function expectExactlyOnce({ log, topics }: Setup, total: number): Promise<void> {
+  const outputs = (await readAll(log, topics.output)).map((m) => m.value!.toString());
+  expect(outputs.filter((value, i) => outputs.indexOf(value) !== i)).toEqual([]);
+  expect(outputs).toHaveLength(total);
+  const changelog = await readAll(log, topics.changelog);
+  const latest = new Map(changelog.map((m) => [`${m.partition}/${m.key}`, m.value!.toString()]));
+  const counted = [...latest].filter(([k]) => !k.endsWith(POSITION_KEY)).reduce((sum, [, v]) => sum + Number(v), 0);
+  expect(counted).toBe(total);
+  const positions = [...latest].filter(([k]) => k.endsWith(POSITION_KEY)).map(([, v]) => JSON.parse(v) as Record<string, string>);
+  expect(positions.reduce((sum, p) => sum + Number(p[topics.input]), 0)).toBe(total);
+}
+
 describe('transactional stage (real Kafka)', () => {
   const prefix = `t-${randomUUID().slice(0, 8)}`;
-  const topics = { input: `${prefix}.input`, output: `${prefix}.output`, changelog: `${prefix}.changelog` };
-  const groupId = `${prefix}.counter`;
-  let log: EventLog;
+  let setup: Setup;
 
   beforeAll(async () => {
-    log = createKafkaLog({ brokers: brokers(), clientId: prefix });
-    await log.ensureTopics([
-      { topic: topics.input, partitions: 2 },
-      { topic: topics.output, partitions: 2 },
-      { topic: topics.changelog, partitions: 2, compacted: true },
-    ]);
+    setup = await setUp(createKafkaLog({ brokers: brokers(), clientId: prefix }), prefix);
   });
 
   afterAll(async () => {
-    await log?.close();
+    await setup?.log.close();
   });
 
-  /** Counts inputs per key and publishes one output per input, named by the input's value. */
-  function counterStage() {
-    const counts = new Map<string, number>();
-    const stage = createTransactionalStage({
-      log,
-      logger: process.env.DEBUG_STAGE ? createLogger('stage') : silentLogger,
-      groupId,
-      inputs: [topics.input],
-      changelog: topics.changelog,
-      state: jsonMapState(counts),
-      handle: (batch) => {
-        const touched = new Set<string>();
-        for (const m of batch.messages) {
-          counts.set(m.key!, (counts.get(m.key!) ?? 0) + 1);
-          touched.add(m.key!);
-        }
-        return { publish: [[topics.output, batch.messages.map((m) => ({ key: m.key!, value: m.value }))]], touched };
-      },
-    });
-    return { stage, counts };
-  }
-
-  async function produce(from: number, to: number): Promise<void> {
-    const producer = await log.producer();
-    const keys = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta', 'theta'];
-    await producer.send(topics.input, Array.from({ length: to - from }, (_, i) => ({ key: keys[(from + i) % keys.length]!, value: Buffer.from(`input-${from + i}`) })));
-    await producer.close();
-  }
-
   it('never folds or publishes an input twice, even when the group is handed offsets older than its state', async () => {
-    const first = counterStage();
+    const { topics, groupId } = setup;
+    const first = counterStage(setup);
     await first.stage.start();
-    await produce(0, 40);
+    await produce(setup, 0, 40);
     await drained(topics.input, groupId, 60_000);
     await first.stage.stop();
 
@@ -75,27 +99,53 @@ describe('transactional stage (real Kafka)', () => {
     await admin.setOffsets({ groupId, topic: topics.input, partitions: [{ partition: 0, offset: '0' }, { partition: 1, offset: '0' }] });
     await admin.disconnect();
 
-    const second = counterStage();
+    const second = counterStage(setup);
     await second.stage.start();
-    await produce(40, 60);
+    await produce(setup, 40, 60);
     await drained(topics.input, groupId, 60_000);
     const stats = second.stage.stats();
     await second.stage.stop();
 
-    const outputs = (await readAll(log, topics.output)).map((m) => m.value!.toString());
-    const repeated = outputs.filter((value, i) => outputs.indexOf(value) !== i);
-    expect(repeated).toEqual([]);
-    expect(outputs).toHaveLength(60);
     // The restored state counted the first 40 once and the next 20 once.
     expect([...second.counts.values()].reduce((a, b) => a + b, 0)).toBe(60);
     expect(stats.redeliveriesSkipped).toBe(40);
-
-    // What a restart restores agrees: the changelog's counts and positions.
-    const changelog = await readAll(log, topics.changelog);
-    const latest = new Map(changelog.map((m) => [`${m.partition}/${m.key}`, m.value!.toString()]));
-    const counted = [...latest].filter(([k]) => !k.endsWith(POSITION_KEY)).reduce((sum, [, v]) => sum + Number(v), 0);
-    expect(counted).toBe(60);
-    const positions = [...latest].filter(([k]) => k.endsWith(POSITION_KEY)).map(([, v]) => JSON.parse(v) as Record<string, string>);
-    expect(positions.reduce((sum, p) => sum + Number(p[topics.input]), 0)).toBe(60);
+    await expectExactlyOnce(setup, 60);
   }, 120_000);
+});
+
+describe('transactional stage across a broker outage (a broker of its own)', () => {
+  let broker: KafkaBroker;
+  let setup: Setup;
+
+  beforeAll(async () => {
+    broker = await startKafkaBroker({ defaultPartitions: 2 });
+    setup = await setUp(createKafkaLog({ brokers: [broker.brokers], clientId: 'stage-outage' }), 'outage');
+  }, 120_000);
+
+  afterAll(async () => {
+    await setup?.log.close();
+    await broker?.stop();
+  }, 60_000);
+
+  it('commits what it folded before, during and after the outage exactly once (retried or rewound)', async () => {
+    const { topics, groupId } = setup;
+    const { stage, counts } = counterStage(setup);
+    await stage.start();
+    await produce(setup, 0, 2_000);
+    // The broker goes away while those are being folded and committed...
+    await eventually('work under way', () => [...counts.values()].reduce((a, b) => a + b, 0) >= 100, 60_000);
+    await broker.halt();
+    await new Promise((ok) => setTimeout(ok, 3_000));
+    await broker.restart();
+    // ...and comes back to more.
+    await produce(setup, 2_000, 2_500);
+    await eventually('every input folded', () => [...counts.values()].reduce((a, b) => a + b, 0) >= 2_500, 120_000);
+    await drained(topics.input, groupId, 120_000, [broker.brokers]);
+    const stats = stage.stats();
+    await stage.stop();
+
+    expect([...counts.values()].reduce((a, b) => a + b, 0)).toBe(2_500);
+    await expectExactlyOnce(setup, 2_500);
+    expect(stats.transactions).toBeGreaterThan(0);
+  }, 240_000);
 });

@@ -1,9 +1,17 @@
 /**
  * The shell of an exactly-once stream stage: consume input topics as a group, keep keyed state
- * in memory, and commit each batch as ONE Kafka transaction holding the batch's outputs, the
- * new state of every key it touched (a compacted changelog partitioned like the input), and
- * the batch's offsets. A crash anywhere aborts the transaction; whoever owns the partition next
- * restores its keys from the changelog and re-reads from the committed offsets.
+ * in memory, and commit what was folded as ONE Kafka transaction holding the outputs, the new
+ * state of every key touched (a compacted changelog partitioned like the input), and the
+ * offsets. A crash anywhere aborts the transaction; whoever owns the partition next restores
+ * its keys from the changelog and re-reads from the committed offsets.
+ *
+ * Folding and committing are pipelined per partition: batches are folded as they arrive (the
+ * consumer is never held up by a commit in flight), and when a partition's transaction ends,
+ * the next one takes everything folded meanwhile. Idle, each batch commits at once; under load,
+ * transactions grow instead of queueing up (a trip waits for at most one transaction ahead of
+ * its own). Folded-but-uncommitted work is bounded (MAX_UNCOMMITTED); a transaction that cannot
+ * be committed rewinds the partition: its state is dropped, restored from the changelog, and the
+ * consumer seeks back to the last committed positions.
  *
  * One transactional producer per input partition (`<group>.p<N>`): the next owner of
  * partition N fences the previous owner's producer, so a zombie cannot commit after a
@@ -22,11 +30,14 @@
  * are forgotten.
  */
 import { partitionForKey } from '../log/partitioner.js';
-import { CommitOutcomeUnknown, type EventLog, type LogBatch, type OutgoingMessage, type PartitionReader, type TransactionalProducer } from '../log/port.js';
+import { CommitOutcomeUnknown, type EventLog, type LogBatch, type OutgoingMessage, type PartitionReader, type Transaction, type TransactionalProducer } from '../log/port.js';
 import type { Logger } from './logger.js';
 
-/** Publishing attempts per batch before the consumer is stopped (and the batch re-read by the next owner). */
+/** Publishing attempts per transaction before the partition is rewound to its last commit. */
 const MAX_ATTEMPTS = 5;
+
+/** Messages folded but not yet committed, per partition, before the consumer waits for a commit. */
+const MAX_UNCOMMITTED = 20_000;
 
 /** Changelog key of a partition's input positions; no state key starts with NUL. */
 export const POSITION_KEY = '\u0000positions';
@@ -89,23 +100,34 @@ export interface TransactionalStageOptions {
 export function createTransactionalStage(options: TransactionalStageOptions) {
   const { log, logger, groupId, state } = options;
   const producers = new Map<number, TransactionalProducer>();
-  /** The input partitions this member was last assigned. */
-  let owned = new Set<number>();
   /** Per owned partition: its keys restored and its producer ready (fenced in). */
   const ready = new Map<number, Promise<void>>();
+  /** The input partitions this member was last assigned. */
+  let owned = new Set<number>();
   let reader: PartitionReader | null = null;
   let partitions = 0;
   /** Changelog values delivered for partitions being restored (several may restore at once). */
   const restoring = new Map<number, Map<string, Buffer | null>>();
-  /** Per owned partition, the next offset of each input topic that its state already reflects. */
+  /** Per partition, the next offset of each input topic that its in-memory state reflects. */
   const positions = new Map<number, Positions>();
+  /** Per partition, the positions as of its last commit (or restore): where a rewind goes. */
+  const committed = new Map<number, Positions>();
+  /** Per partition, what was folded since the transaction in flight (or the last) was cut. */
+  const uncommitted = new Map<number, Uncommitted>();
+  /** Per partition, its commit loop while one runs, and the transaction it is publishing. */
+  const committing = new Map<number, Promise<void>>();
+  const publishing = new Map<number, Promise<unknown>>();
+  /** Bumped whenever a partition's in-memory work is dropped: older work must not land. */
+  const epochs = new Map<number, number>();
   let keysRestored = 0;
   let transactions = 0;
   let retries = 0;
+  let rewinds = 0;
   let redeliveriesSkipped = 0;
   let revokedSkipped = 0;
 
   const partitionOf = (key: string) => partitionForKey(key, partitions);
+  const epochOf = (partition: number) => epochs.get(partition) ?? 0;
 
   async function restore(partition: number): Promise<void> {
     const values = new Map<string, Buffer | null>();
@@ -117,14 +139,26 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       restoring.delete(partition);
     }
     state.forget((key) => partitionOf(key) === partition);
-    const restored = values.get(POSITION_KEY);
+    const recorded = values.get(POSITION_KEY);
     values.delete(POSITION_KEY);
-    if (restored) positions.set(partition, decodePositions(restored));
-    else positions.delete(partition);
+    // No record yet: a new group, or one committed before positions were recorded. Its
+    // committed offsets are the positions then (and where a rewind must go).
+    const restored = recorded ? decodePositions(recorded) : await groupPositions(partition);
+    positions.set(partition, restored);
+    committed.set(partition, new Map(restored));
     for (const [key, value] of values) {
       state.restore(key, value);
       if (value !== null) keysRestored += 1;
     }
+  }
+
+  async function groupPositions(partition: number): Promise<Positions> {
+    const out: Positions = new Map();
+    for (const topic of options.inputs) {
+      const offset = (await log.committedOffsets(groupId, topic)).get(partition);
+      if (offset !== undefined) out.set(topic, offset);
+    }
+    return out;
   }
 
   /**
@@ -145,8 +179,10 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
 
   /** What memory holds for this partition may be ahead of what committed: drop it. */
   function discard(partition: number): void {
+    epochs.set(partition, epochOf(partition) + 1);
     ready.delete(partition);
     positions.delete(partition);
+    uncommitted.delete(partition);
     state.forget((key) => partitionOf(key) === partition);
   }
 
@@ -159,18 +195,26 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     return producer;
   }
 
-  /** Per partition number, the batch in flight: spans N and control N share producer N, whose
-   *  transactions must not overlap, while different partitions proceed side by side. */
-  const inFlight = new Map<number, Promise<void>>();
+  /** Per partition number, the steps that touch its state, one at a time and in order: folds
+   *  of its batches (spans N and control N alike), the cuts of its transactions, rewinds. */
+  const steps = new Map<number, Promise<unknown>>();
 
-  function handleBatch(batch: LogBatch): Promise<void> {
-    const previous = inFlight.get(batch.partition) ?? Promise.resolve();
-    const next = previous.catch(() => {}).then(() => processBatch(batch));
-    inFlight.set(batch.partition, next);
+  function serially<T>(partition: number, step: () => Promise<T> | T): Promise<T> {
+    const next = (steps.get(partition) ?? Promise.resolve()).catch(() => {}).then(step);
+    steps.set(partition, next);
     return next;
   }
 
-  async function processBatch(delivered: LogBatch): Promise<void> {
+  async function handleBatch(batch: LogBatch): Promise<void> {
+    // A batch queued before a rewind of its partition would fold out of order: it comes again.
+    const epoch = epochOf(batch.partition);
+    await serially(batch.partition, () => (epochOf(batch.partition) === epoch ? fold(batch) : undefined));
+    // Back-pressure: the consumer fetches no more while too much is folded but not committed.
+    const pending = uncommitted.get(batch.partition);
+    if (pending && pending.messages >= MAX_UNCOMMITTED) await publishing.get(batch.partition)?.catch(() => {});
+  }
+
+  async function fold(delivered: LogBatch): Promise<void> {
     const partition = delivered.partition;
     // A batch queued behind another of its partition may find the partition gone to another
     // member meanwhile: folding it here would restore the partition and fence the new owner.
@@ -179,58 +223,113 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       return;
     }
     await prepare(partition);
-    const producer = await producerFor(partition);
     const position = positions.get(partition)?.get(delivered.topic) ?? 0n;
     const fresh = delivered.messages.filter((m) => BigInt(m.offset) >= position);
     redeliveriesSkipped += delivered.messages.length - fresh.length;
-    let output: StageOutput = { publish: [], touched: [] };
-    // A batch wholly skipped still commits its offsets, so the group's lag tells the truth.
-    if (fresh.length > 0) {
-      try {
-        output = await options.handle(fresh.length === delivered.messages.length ? delivered : { ...delivered, messages: fresh });
-      } catch (error) {
-        discard(partition);
-        throw error;
-      }
+    if (fresh.length === 0) return;
+    let output: StageOutput;
+    try {
+      output = await options.handle(fresh.length === delivered.messages.length ? delivered : { ...delivered, messages: fresh });
+    } catch (error) {
+      // The state may be half-changed: drop everything since the last commit and re-read it.
+      rewind(partition, error as Error);
+      throw error;
     }
-    const next = BigInt(delivered.messages.at(-1)!.offset) + 1n;
-    const partitionPositions = positions.get(partition) ?? new Map<string, bigint>();
-    if (next > position) partitionPositions.set(delivered.topic, next);
-    positions.set(partition, partitionPositions);
-    const changelog: OutgoingMessage[] = [...output.touched].map((key) => ({ key, value: state.snapshot(key) }));
-    changelog.push({ key: POSITION_KEY, value: encodePositions(partitionPositions), partition });
-    const entries: Array<[string, OutgoingMessage[]]> = [...output.publish, [options.changelog, changelog]];
-    const offsets = [{ topic: delivered.topic, partition, offset: next.toString() }];
-    // The batch is folded once; only publishing is retried. The outputs follow from the state
-    // already in memory, and a transaction that failed before its commit request committed
-    // nothing, so sending them again with a fresh producer is still exactly once. Retrying here rather than crashing the consumer
-    // spares a multi-second restart on a transient broker refusal.
+    positions.get(partition)!.set(delivered.topic, BigInt(delivered.messages.at(-1)!.offset) + 1n);
+    const pending = uncommitted.get(partition) ?? { outputs: [], touched: new Set<string>(), messages: 0, onCommits: [] };
+    for (const entry of output.publish) if (entry[1].length > 0) pending.outputs.push(entry);
+    for (const key of output.touched) pending.touched.add(key);
+    pending.messages += delivered.messages.length;
+    if (output.onCommit) pending.onCommits.push(output.onCommit);
+    uncommitted.set(partition, pending);
+    if (!committing.has(partition)) {
+      committing.set(partition, commitLoop(partition).finally(() => committing.delete(partition)));
+    }
+  }
+
+  /** Commits what the partition has folded, transaction after transaction, until nothing is left. */
+  async function commitLoop(partition: number): Promise<void> {
+    for (;;) {
+      const cut = await serially(partition, () => cutTransaction(partition));
+      if (!cut) return;
+      const published = publish(partition, cut).catch(async (error: Error) => {
+        // Whatever went wrong, the cut is not known to be committed: re-read it from the last commit.
+        if (owned.has(partition) && epochOf(partition) === cut.epoch) await serially(partition, () => rewind(partition, error));
+        return false;
+      });
+      publishing.set(partition, published);
+      const ok = await published;
+      publishing.delete(partition);
+      if (!ok) return;
+    }
+  }
+
+  /** Everything folded so far, as one transaction: taken between folds, so the snapshots and
+   *  positions are exactly those of the outputs it carries. */
+  function cutTransaction(partition: number): Cut | null {
+    const pending = uncommitted.get(partition);
+    if (!pending || !owned.has(partition) || !positions.has(partition)) return null;
+    uncommitted.delete(partition);
+    const at = new Map(positions.get(partition)!);
+    const changelog: OutgoingMessage[] = [...pending.touched].map((key) => ({ key, value: state.snapshot(key) }));
+    changelog.push({ key: POSITION_KEY, value: encodePositions(at), partition });
+    const offsets = [...at].map(([topic, next]) => ({ topic, partition, offset: next.toString() }));
+    return { epoch: epochOf(partition), entries: [...pending.outputs, [options.changelog, changelog]], offsets, positions: at, onCommits: pending.onCommits };
+  }
+
+  /** Publishes a cut with retries; false when it had to give up (the partition is rewound). */
+  async function publish(partition: number, cut: Cut): Promise<boolean> {
+    // The outputs follow from state already folded, and a transaction that failed before its
+    // commit request committed nothing, so sending them again with a fresh producer is still
+    // exactly once. Retrying here spares a rewind on a transient broker refusal.
     for (let attempt = 1; ; attempt++) {
-      const current = attempt === 1 ? producer : await producerFor(partition);
-      const txn = await current.begin();
+      if (epochOf(partition) !== cut.epoch) return false; // dropped meanwhile (revoked, rewound)
+      let current: TransactionalProducer | undefined;
+      let txn: Transaction | undefined;
       try {
-        await txn.sendBatch(entries);
-        await txn.commit(groupId, offsets);
+        // Inside the try: a broker that is away fails the producer's creation too, and a cut
+        // whose publishing throws past this loop would be lost while its state stays folded.
+        current = await producerFor(partition);
+        txn = await current.begin();
+        await txn.sendBatch(cut.entries);
+        await txn.commit(groupId, cut.offsets);
         break;
       } catch (error) {
-        await txn.abort().catch(() => {});
+        await txn?.abort().catch(() => {});
         // A producer whose transaction failed may be stuck mid-state ("concurrent operation on
         // the same transaction" ever after): replace it. The new one, same id, fences the old.
-        producers.delete(partition);
-        await current.close().catch(() => {});
+        if (current && producers.get(partition) === current) producers.delete(partition);
+        await current?.close().catch(() => {});
         retries += 1;
-        // Republishing after a commit of unknown outcome could publish twice: give up on the
-        // batch instead; the consumer restarts from what was committed, state and offsets alike.
+        // Republishing after a commit of unknown outcome could publish twice: rewind instead;
+        // the restore then holds whatever did commit, state and positions alike.
         if (attempt >= MAX_ATTEMPTS || error instanceof CommitOutcomeUnknown || !owned.has(partition)) {
-          discard(partition);
-          throw error;
+          if (owned.has(partition) && epochOf(partition) === cut.epoch) await serially(partition, () => rewind(partition, error as Error));
+          return false;
         }
         logger.warn('transaction failed; retrying with a fresh producer', { partition, attempt, error: (error as Error).message });
         await new Promise((ok) => setTimeout(ok, 20 * attempt));
       }
     }
+    if (epochOf(partition) !== cut.epoch) return true; // committed, but the partition moved on
+    committed.set(partition, cut.positions);
     transactions += 1;
-    output.onCommit?.();
+    for (const onCommit of cut.onCommits) onCommit();
+    return true;
+  }
+
+  /** Drops what the partition folded since its last commit and reads it again from there. */
+  function rewind(partition: number, error: Error): void {
+    const to = committed.get(partition);
+    rewinds += 1;
+    logger.error('rewinding a partition to its last commit', { partition, error: error.message });
+    discard(partition);
+    try {
+      for (const topic of options.inputs) consumer.seek(topic, partition, to?.get(topic) ?? 0n);
+    } catch (seekError) {
+      // A consumer that is not running re-joins from the committed offsets anyway.
+      logger.warn('could not seek back; the consumer re-reads from its committed offsets when it runs again', { partition, error: (seekError as Error).message });
+    }
   }
 
   const consumer = log.groupConsumer({
@@ -238,20 +337,20 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     topics: options.inputs,
     fromBeginning: true,
     coPartitioned: options.coPartitioned,
-    // Partitions side by side: a slow transaction on one does not hold back trips on the
-    // others (trip latency p99 under load 234 -> 120 ms). Per partition, batches stay in order.
+    // Partitions side by side: each folds as its batches come; commits never block fetching.
     concurrency: 4,
     commit: 'in-transaction',
     handleBatch,
     // After a rebalance: partitions no longer ours are forgotten (whoever owns them now may
-    // change their state); partitions kept throughout keep their state, even with a batch in
-    // flight (clearing it under that batch would let the next one decide on stale state);
-    // new ones are restored now rather than at their first batch.
+    // change their state; an uncommitted fold of theirs is dropped, the new owner re-reads it);
+    // partitions kept throughout keep their state; new ones are restored now rather than at
+    // their first batch.
     onAssignment: (assignment) => {
       owned = new Set(assignment.find((a) => a.topic === options.inputs[0])?.partitions ?? []);
       for (const partition of [...ready.keys()]) {
         if (owned.has(partition)) continue;
         discard(partition);
+        committed.delete(partition);
         const producer = producers.get(partition);
         producers.delete(partition);
         producer?.close().catch(() => {});
@@ -262,7 +361,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
   });
 
   return {
-    stats: () => ({ keysRestored, transactions, transactionRetries: retries, redeliveriesSkipped, revokedSkipped }),
+    stats: () => ({ keysRestored, transactions, transactionRetries: retries, rewinds, redeliveriesSkipped, revokedSkipped }),
     lag: () => consumer.lag(),
     async start(): Promise<void> {
       const counts = await Promise.all([...options.inputs, options.changelog].map((t) => log.partitionCount(t)));
@@ -278,10 +377,27 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       await consumer.start();
       await Promise.allSettled([...ready.values()]);
     },
+    /** Stops consuming, then commits what was folded (a graceful stop leaves nothing to re-read). */
     async stop(): Promise<void> {
       await consumer.stop();
+      while (committing.size > 0) await Promise.allSettled([...committing.values()]);
       await Promise.allSettled([reader?.stop(), ...[...producers.values()].map((p) => p.close())]);
       producers.clear();
     },
   };
+}
+
+interface Uncommitted {
+  outputs: Array<[string, OutgoingMessage[]]>;
+  touched: Set<string>;
+  messages: number;
+  onCommits: Array<() => void>;
+}
+
+interface Cut {
+  epoch: number;
+  entries: Array<[string, OutgoingMessage[]]>;
+  offsets: Array<{ topic: string; partition: number; offset: string }>;
+  positions: Positions;
+  onCommits: Array<() => void>;
 }

@@ -47,8 +47,8 @@ export async function readAll(log: EventLog, topic: string): Promise<LogMessage[
 }
 
 /** Resolves once `groupId` has committed every offset of `topic` (the whole log is processed). */
-export async function drained(topic: string, groupId: string, timeoutMs = 150_000): Promise<void> {
-  const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+export async function drained(topic: string, groupId: string, timeoutMs = 150_000, on: string[] = brokers()): Promise<void> {
+  const admin = new Kafka({ brokers: on, logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
   try {
     await eventually(`group ${groupId} to commit every offset of ${topic}`, async () => {
