@@ -19,15 +19,36 @@ export interface RunIdentity {
 
 const CHECK_ORDER: ControlScope[] = ['run', 'tree', 'agent', 'tenant'];
 
-export function createBreakerBoard() {
-  const open = new Map<string, OpenBreaker>();
+/**
+ * Event ids remembered to skip duplicates (an agent- or tenant-scope event is copied to every
+ * partition, and the copies arrive close together). Bounded, the oldest forgotten first: a
+ * duplicate arriving after that many newer events is applied again, which leaves the board as
+ * it was (the same trip or reset of the same target) and may repeat it to a stream subscriber.
+ */
+export const DEFAULT_REMEMBERED_EVENTS = 100_000;
+
+/** A bounded "first time?" test: true once per id among the last `capacity` ids seen. */
+export function createFirstSeen(capacity: number) {
   const seen = new Set<string>();
+  const firstSeen = (id: string): boolean => {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    if (seen.size > capacity) seen.delete(seen.values().next().value!);
+    return true;
+  };
+  return Object.defineProperty(firstSeen, 'size', { get: () => seen.size }) as typeof firstSeen & { readonly size: number };
+}
+
+/** `rememberedEvents: 0` leaves deduplication to the caller (the gateway's one set for every tenant). */
+export function createBreakerBoard(options: { rememberedEvents?: number } = {}) {
+  const open = new Map<string, OpenBreaker>();
+  const remembered = options.rememberedEvents ?? DEFAULT_REMEMBERED_EVENTS;
+  const firstSeen = remembered > 0 ? createFirstSeen(remembered) : () => true;
 
   return {
     /** Applies a control event; returns false for one already applied (a replayed trip). */
     apply(event: ControlEvent): boolean {
-      if (seen.has(event.eventId)) return false;
-      seen.add(event.eventId);
+      if (!firstSeen(event.eventId)) return false;
       const key = `${event.scope}:${event.target}`;
       if (event.action === 'trip' || event.action === 'kill') open.set(key, { scope: event.scope, target: event.target, event });
       else if (event.action === 'reset') open.delete(key);

@@ -7,8 +7,9 @@
  */
 import type { EventLog, LogMessage, PartitionReader } from '../../log/port.js';
 import { controlEventCodec, SchemaError, type ControlEvent } from '../../schemas/index.js';
-import { createBreakerBoard, type BreakerBoard } from '../../client/breaker-board.js';
+import { createBreakerBoard, createFirstSeen, type BreakerBoard } from '../../client/breaker-board.js';
 import type { Logger } from '../logger.js';
+import { createRecentIds } from './recent-ids.js';
 
 export interface BreakerState {
   state: 'closed' | 'open';
@@ -29,10 +30,25 @@ export function concerns(subscriber: Pick<ControlSubscriber, 'tenantId' | 'trees
   return event.treeId !== null && subscriber.trees.has(event.treeId);
 }
 
-export function createControlFollower(log: EventLog, topic: string, logger: Logger) {
+/**
+ * Memory bounds of a follower that reads every tenant's control events from the beginning:
+ * run and tree ids whose owner it remembers (the oldest forgotten first; ownership then comes
+ * from ClickHouse), and event ids remembered, for all tenants together, to skip the
+ * per-partition copies of agent- and tenant-scope events (client/breaker-board.ts says what a
+ * forgotten duplicate does). Open breakers are state, not cache: they are kept until reset.
+ */
+export interface FollowerBounds {
+  owners: number;
+  rememberedEvents: number;
+}
+
+export const DEFAULT_FOLLOWER_BOUNDS: Readonly<FollowerBounds> = Object.freeze({ owners: 100_000, rememberedEvents: 100_000 });
+
+export function createControlFollower(log: EventLog, topic: string, logger: Logger, bounds: FollowerBounds = DEFAULT_FOLLOWER_BOUNDS) {
   const boards = new Map<string, BreakerBoard>();
   /** Run and tree ids named by each tenant's control events: what the tenant is known to own. */
-  const owners = new Map<string, string>();
+  const owners = createRecentIds(bounds.owners);
+  const firstSeen = createFirstSeen(bounds.rememberedEvents);
   const subscribers = new Set<ControlSubscriber>();
   let reader: PartitionReader | null = null;
   let caughtUp = false;
@@ -48,11 +64,12 @@ export function createControlFollower(log: EventLog, topic: string, logger: Logg
       throw error;
     }
     let board = boards.get(event.tenantId);
-    if (!board) boards.set(event.tenantId, (board = createBreakerBoard()));
-    if (!board.apply(event)) return; // agent-scope copies on every partition share one event id
+    if (!firstSeen(event.eventId)) return; // agent-scope copies on every partition share one event id
+    if (!board) boards.set(event.tenantId, (board = createBreakerBoard({ rememberedEvents: 0 })));
+    board.apply(event);
     applied += 1;
-    if (event.scope === 'run') owners.set(event.target, event.tenantId);
-    if (event.treeId !== null) owners.set(event.treeId, event.tenantId);
+    if (event.scope === 'run') owners.rememberId(event.tenantId, event.target);
+    if (event.treeId !== null) owners.rememberId(event.tenantId, event.treeId);
     for (const subscriber of subscribers) {
       if (!concerns(subscriber, event)) continue;
       try {
@@ -87,7 +104,11 @@ export function createControlFollower(log: EventLog, topic: string, logger: Logg
     },
     /** The tenant whose control events named this run or tree id, if any. */
     ownerOf(id: string): string | undefined {
-      return owners.get(id);
+      return owners.ownerOf(id);
+    },
+    /** What the follower holds in memory, each within its bound. */
+    get memory(): { owners: number; rememberedEvents: number } {
+      return { owners: owners.size, rememberedEvents: firstSeen.size };
     },
     subscribe(subscriber: ControlSubscriber): () => void {
       subscribers.add(subscriber);

@@ -13,6 +13,8 @@ import { accessLog } from '../../storage/tables/access-log.js';
 import { findApiKey, revokeApiKey } from '../../storage/tables/api-keys.js';
 import { keyIdOf } from '../api/auth/keys.js';
 import { kafkaCheck } from '../observability/index.js';
+import { silentLogger } from '../logger.js';
+import { createControlFollower } from './control-follower.js';
 import { decodeErrorStatus, PROTOBUF } from './otlp/protobuf.js';
 import { gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
 import { eventually, freshKafka, readAll } from '../../test/kafka.js';
@@ -265,6 +267,31 @@ describe('breakers for HTTP agents', () => {
     abort.abort();
     await reading;
     await eventually('the subscriber to be gone', () => gw.follower.subscribers === 0);
+  });
+});
+
+describe('the control follower', () => {
+  it('holds at most its bounds of owners and event ids, forgetting the oldest, and keeps every open breaker', async () => {
+    const own = await freshKafka(1); // one partition: the order of reading is the order of writing
+    const follower = createControlFollower(own.log, own.topics.control, silentLogger, { owners: 4, rememberedEvents: 3 });
+    await follower.start();
+    try {
+      const runs = Array.from({ length: 6 }, (_, i) => control({ eventId: `bound-${i}`, tenantId: 'acme', scope: 'run', target: `run-bound-${i}`, treeId: `tree-bound-${i}` }));
+      const agent = control({ eventId: 'bound-agent', tenantId: 'acme', scope: 'agent', target: 'researcher' });
+      const producer = await own.log.producer();
+      // The agent-scope event three times, as the per-partition copies arrive: applied once.
+      await producer.send(own.topics.control, [...runs, agent, agent, agent].map((e) => ({ key: e.treeId ?? 'agent', value: controlEventCodec.encode(e) })));
+      await producer.close();
+      await eventually('every event to be applied', () => follower.applied === 7);
+      await new Promise((ok) => setTimeout(ok, 300)); // a copy applied twice would show by now
+      expect(follower.applied).toBe(7);
+      expect(follower.memory).toEqual({ owners: 4, rememberedEvents: 3 });
+      expect(['run-bound-0', 'tree-bound-3', 'run-bound-4', 'tree-bound-5'].map((id) => follower.ownerOf(id))).toEqual([undefined, undefined, 'acme', 'acme']);
+      expect(runs.map((e) => follower.state('acme', { runId: e.target }).state)).toEqual(Array(6).fill('open'));
+    } finally {
+      await follower.stop();
+      await own.log.close();
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Which tenant sent spans of a run or tree lately, bounded: the oldest entries go first. It lets
- * an HTTP agent read its run's breaker right after its first span, before the sink has put the
- * run in ClickHouse (where ownership is otherwise looked up).
+ * Which tenant a run or tree id belongs to, as seen lately (spans this gateway accepted, control
+ * events it followed), bounded: the oldest entries go first. It lets an HTTP agent read its run's
+ * breaker right after its first span, before the sink has put the run in ClickHouse (where
+ * ownership is otherwise looked up, so a forgotten id costs a query, never a wrong answer).
  */
 import type { SpanEvent } from '../../schemas/index.js';
 
@@ -14,12 +15,18 @@ export function createRecentIds(capacity: number) {
     if (owners.size > capacity) owners.delete(owners.keys().next().value!);
   }
   return {
+    rememberId(tenantId: string, id: string): void {
+      put(id, tenantId);
+    },
     remember(tenantId: string, event: SpanEvent): void {
       put(event.runId, tenantId);
       put(event.treeId, tenantId);
     },
     ownerOf(id: string): string | undefined {
       return owners.get(id);
+    },
+    get size(): number {
+      return owners.size;
     },
   };
 }

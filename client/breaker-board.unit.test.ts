@@ -1,0 +1,44 @@
+/**
+ * The breaker board's duplicate filter is bounded: a replayed event is skipped while remembered;
+ * one forgotten is applied again and leaves the board as it was.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ControlEvent } from '../schemas/index.js';
+import { createBreakerBoard, createFirstSeen } from './breaker-board.js';
+
+function event(eventId: string, action: ControlEvent['action'], target = 'r1'): ControlEvent {
+  return { eventId, tenantId: 'acme', scope: 'run', target, treeId: 't1', action, reason: { detector: 'loop', threshold: 3, observed: 3, windowMs: null, message: 'loop' }, policyId: 'builtin:loop', policyVersion: 1, timeMs: 1 };
+}
+const run = { runId: 'r1', treeId: 't1', agentId: 'a', tenantId: 'acme' };
+
+describe('createFirstSeen', () => {
+  it('says true once per id among the last `capacity` ids, and never holds more', () => {
+    const firstSeen = createFirstSeen(2);
+    expect(['a', 'a', 'b', 'c', 'b', 'a'].map(firstSeen)).toEqual([true, false, true, true, false, true]);
+    expect(firstSeen.size).toBe(2);
+  });
+});
+
+describe('the breaker board', () => {
+  it('skips a replayed event while it is remembered', () => {
+    const board = createBreakerBoard({ rememberedEvents: 10 });
+    expect(board.apply(event('trip-1', 'trip'))).toBe(true);
+    expect(board.apply(event('trip-1', 'trip'))).toBe(false);
+    expect(board.check(run)?.event.eventId).toBe('trip-1');
+  });
+
+  it('applies a duplicate again once forgotten, which changes nothing: the same trip of the same target', () => {
+    const board = createBreakerBoard({ rememberedEvents: 2 });
+    board.apply(event('trip-1', 'trip'));
+    board.apply(event('trip-2', 'trip', 'r2'));
+    board.apply(event('reset-2', 'reset', 'r2'));
+    expect(board.apply(event('trip-1', 'trip'))).toBe(true); // forgotten
+    expect(board.check(run)?.event.eventId).toBe('trip-1');
+    expect(board.check({ ...run, runId: 'r2' })).toBeUndefined();
+  });
+
+  it('with rememberedEvents 0 applies everything (its caller deduplicates)', () => {
+    const board = createBreakerBoard({ rememberedEvents: 0 });
+    expect([board.apply(event('e', 'trip')), board.apply(event('e', 'trip'))]).toEqual([true, true]);
+  });
+});
