@@ -11,11 +11,10 @@ import { policyEventCodec, policyEventSchema, type ControlEvent, type PolicyEven
 import type { Store } from '../storage/store.js';
 import { loop } from '../streams/detectors/loop.js';
 import { breakerEvents } from '../storage/tables/breaker-events.js';
-import { brokers, eventually, freshKafka } from '../test/kafka.js';
-import { freshStore } from '../test/store.js';
-import { silentLogger } from './logger.js';
-import { createProcessor, type Processor } from './processor/processor.js';
-import { createSink, type Sink } from './sink/sink.js';
+import { brokers, eventually } from '../test/kafka.js';
+import type { Processor } from './processor/processor.js';
+import type { Sink } from './sink/sink.js';
+import { startPipeline, type Pipeline } from '../test/pipeline.js';
 
 describe('runtime policies (real Kafka, chDB)', () => {
   let log: EventLog;
@@ -24,6 +23,7 @@ describe('runtime policies (real Kafka, chDB)', () => {
   let store: Store;
   let processor: Processor;
   let sink: Sink;
+  let pipeline: Pipeline;
   let producer: LogProducer;
   let fusebox: Fusebox;
   const warnings: ControlEvent[] = [];
@@ -37,11 +37,8 @@ describe('runtime policies (real Kafka, chDB)', () => {
   let published = 0;
 
   beforeAll(async () => {
-    ({ log, topics, prefix } = await freshKafka(3));
-    store = await freshStore();
-    processor = createProcessor({ log, topics, logger: silentLogger, groupId: `${prefix}.processor` });
-    sink = createSink({ log, topics, store, logger: silentLogger, groupId: `${prefix}.sink` });
-    await Promise.all([processor.start(), sink.start()]);
+    pipeline = await startPipeline();
+    ({ log, topics, prefix, store, processor, sink } = pipeline);
     producer = await log.producer();
     const options: FuseboxOptions = { tenantId: 'acme', agentId: 'poller', brokers: brokers(), topicPrefix: prefix, captureArguments: true, onWarning: (w) => { if (w.kind === 'control') warnings.push(w.event); } };
     fusebox = await createFusebox(options);
@@ -50,9 +47,7 @@ describe('runtime policies (real Kafka, chDB)', () => {
   afterAll(async () => {
     await fusebox?.close();
     await producer?.close();
-    await Promise.allSettled([processor?.stop(), sink?.stop()]);
-    await log?.close();
-    await store?.close();
+    await pipeline?.stop();
   });
 
   /** Polls a status endpoint that keeps answering the same: a loop without progress, not a failure. */

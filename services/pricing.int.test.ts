@@ -10,12 +10,11 @@ import type { Topics } from '../log/topics.js';
 import { policyEventCodec, policyEventSchema, priceOverrideCodec, spanEventCodec, type PriceOverride, type SpanEvent } from '../schemas/index.js';
 import type { Store } from '../storage/store.js';
 import { overrideKey } from '../streams/pricing/index.js';
-import { eventually, freshKafka } from '../test/kafka.js';
+import { eventually } from '../test/kafka.js';
 import { span } from '../test/spans.js';
-import { freshStore } from '../test/store.js';
-import { silentLogger } from './logger.js';
-import { createProcessor, type Processor } from './processor/processor.js';
-import { createSink, type Sink } from './sink/sink.js';
+import type { Processor } from './processor/processor.js';
+import type { Sink } from './sink/sink.js';
+import { startPipeline, type Pipeline } from '../test/pipeline.js';
 
 const day = (text: string) => Date.parse(`${text}T00:00:00Z`);
 
@@ -26,22 +25,18 @@ describe('pricing at ingest (real Kafka, chDB)', () => {
   let store: Store;
   let processor: Processor;
   let sink: Sink;
+  let pipeline: Pipeline;
   let producer: LogProducer;
 
   beforeAll(async () => {
-    ({ log, topics, prefix } = await freshKafka(3));
-    store = await freshStore();
-    processor = createProcessor({ log, topics, logger: silentLogger, groupId: `${prefix}.processor` });
-    sink = createSink({ log, topics, store, logger: silentLogger, groupId: `${prefix}.sink` });
-    await Promise.all([processor.start(), sink.start()]);
+    pipeline = await startPipeline();
+    ({ log, topics, prefix, store, processor, sink } = pipeline);
     producer = await log.producer();
   });
 
   afterAll(async () => {
     await producer?.close();
-    await Promise.allSettled([processor?.stop(), sink?.stop()]);
-    await log?.close();
-    await store?.close();
+    await pipeline?.stop();
   });
 
   const send = (events: SpanEvent[]) => producer.send(topics.spans, events.map((e) => ({ key: e.treeId, value: spanEventCodec.encode(e) })));

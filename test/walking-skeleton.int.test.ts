@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFusebox, RunHalted, type Fusebox, type Run } from '../client/index.js';
 import type { EventLog } from '../log/port.js';
 import type { Topics } from '../log/topics.js';
-import { createProcessor, type Processor } from '../services/processor/processor.js';
+import type { Processor } from '../services/processor/processor.js';
 import { silentLogger } from '../services/logger.js';
 import { createSink, type Sink } from '../services/sink/sink.js';
 import { deadLetterSchema } from '../services/dead-letter.js';
@@ -17,8 +17,8 @@ import type { Store } from '../storage/store.js';
 import { breakerEvents } from '../storage/tables/breaker-events.js';
 import { runSpans } from '../storage/tables/spans.js';
 import { span } from './spans.js';
-import { brokers, eventually, freshKafka } from './kafka.js';
-import { freshStore } from './store.js';
+import { brokers, eventually } from './kafka.js';
+import { startPipeline, type Pipeline } from './pipeline.js';
 
 /** A model "thinking" before each tool call: realistic, and the time a trip has to arrive. */
 const THINK_MS = 500;
@@ -30,22 +30,18 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
   let store: Store;
   let processor: Processor;
   let sink: Sink;
+  let pipeline: Pipeline;
   let fusebox: Fusebox;
 
   beforeAll(async () => {
-    ({ log, topics, prefix } = await freshKafka(3));
-    store = await freshStore();
-    processor = createProcessor({ log, topics, logger: silentLogger, groupId: `${prefix}-processor` });
-    sink = createSink({ log, topics, store, logger: silentLogger, groupId: `${prefix}-sink` });
-    await Promise.all([processor.start(), sink.start()]);
+    pipeline = await startPipeline();
+    ({ log, topics, prefix, store, processor, sink } = pipeline);
     fusebox = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: brokers(), topicPrefix: prefix });
   });
 
   afterAll(async () => {
     await fusebox?.close();
-    await Promise.allSettled([processor?.stop(), sink?.stop()]);
-    await log?.close();
-    await store?.close();
+    await pipeline?.stop();
   });
 
   const failing = async () => { throw new Error('HTTP 503 Service Unavailable'); };

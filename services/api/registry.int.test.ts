@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFusebox, RunHalted, type Fusebox, type Run } from '../../client/index.js';
+import { createFusebox, RunHalted, type Fusebox } from '../../client/index.js';
 import type { EventLog } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { controlEventCodec, policyEventCodec, spanEventCodec } from '../../schemas/index.js';
@@ -16,14 +16,13 @@ import type { Store } from '../../storage/store.js';
 import { breakerEvents } from '../../storage/tables/breaker-events.js';
 import { scope } from '../../streams/detectors/scope.js';
 import { apiHarness, type ApiHarness } from '../../test/api.js';
-import { brokers, eventually, freshKafka, readAll } from '../../test/kafka.js';
+import { brokers, eventually, readAll } from '../../test/kafka.js';
 import { span } from '../../test/spans.js';
 import { haltOf } from '../../test/client.js';
-import { freshStore } from '../../test/store.js';
-import { silentLogger } from '../logger.js';
-import { createProcessor, type Processor } from '../processor/processor.js';
-import { createSink, type Sink } from '../sink/sink.js';
+import type { Processor } from '../processor/processor.js';
+import type { Sink } from '../sink/sink.js';
 import { registryScopePolicyId } from './policies/policy-events.js';
+import { startPipeline, type Pipeline } from '../../test/pipeline.js';
 
 describe('agent registry on real Kafka, with the processor', () => {
   let log: EventLog;
@@ -32,6 +31,7 @@ describe('agent registry on real Kafka, with the processor', () => {
   let store: Store;
   let processor: Processor;
   let sink: Sink;
+  let pipeline: Pipeline;
   let api: ApiHarness;
   let fusebox: Fusebox;
   let admin: string;
@@ -39,11 +39,8 @@ describe('agent registry on real Kafka, with the processor', () => {
   const policyId = registryScopePolicyId('acme', 'researcher');
 
   beforeAll(async () => {
-    ({ log, topics, prefix } = await freshKafka(3));
-    store = await freshStore();
-    processor = createProcessor({ log, topics, logger: silentLogger, groupId: `${prefix}.processor` });
-    sink = createSink({ log, topics, store, logger: silentLogger, groupId: `${prefix}.sink` });
-    await Promise.all([processor.start(), sink.start()]);
+    pipeline = await startPipeline();
+    ({ log, topics, prefix, store, processor, sink } = pipeline);
     api = await apiHarness({ log, topics, store });
     admin = await api.key('acme', 'admin');
     sre = await api.key('acme', 'sre');
@@ -53,9 +50,7 @@ describe('agent registry on real Kafka, with the processor', () => {
   afterAll(async () => {
     await fusebox?.close();
     await api?.close();
-    await Promise.allSettled([processor?.stop(), sink?.stop()]);
-    await log?.close();
-    await store?.close();
+    await pipeline?.stop();
   });
 
   const scopeGoverning = () => processor.policies.resolve(scope, { tenantId: 'acme', agentId: 'researcher', runId: 'any', tags: [] });
