@@ -204,6 +204,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
         lag: () => [...lags.values()],
         seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
+        commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))),
       };
     },
     async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {

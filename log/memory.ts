@@ -139,7 +139,7 @@ export function createMemoryLog(): EventLog {
                 break;
               }
               if (position.get(key) === from) position.set(key, from + batch.messages.length); // unless the handler sought elsewhere
-              if (options.commit !== 'in-transaction') committed.set(key, from + batch.messages.length);
+              if (options.commit !== 'by-handler') committed.set(key, from + batch.messages.length);
               delivered = true;
             }
           }
@@ -166,6 +166,7 @@ export function createMemoryLog(): EventLog {
           activeGroups.delete(options.groupId);
         },
         seek: (topic, partition, offset) => { position.set(offsetKey(options.groupId, topic, partition), Number(offset)); },
+        commit: async (offsets) => { for (const o of offsets) committed.set(offsetKey(options.groupId, o.topic, o.partition), Number(o.offset)); },
         lag: () => options.topics.flatMap((topic) => partitionsOf(topic).map((log, partition) => {
           const at = position.get(offsetKey(options.groupId, topic, partition)) ?? 0;
           return { topic, partition, lag: Math.max(0, log.length - at) };

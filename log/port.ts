@@ -59,10 +59,10 @@ export interface GroupConsumerOptions {
   onCrash?(error: Error): void;
   /**
    * 'after-handler' (default): the consumer commits a batch's offsets once the handler resolved.
-   * 'in-transaction': the handler commits them itself, atomically with what it produced
-   * (`Transaction.commit(offsets)`); the consumer only advances its position.
+   * 'by-handler': the handler commits them itself, in a transaction with what it produced
+   * (`Transaction.commit(offsets)`) or with `commit()`; the consumer only advances its position.
    */
-  commit?: 'after-handler' | 'in-transaction';
+  commit?: 'after-handler' | 'by-handler';
   /** Batches of different partitions handled at once (default 1). Per partition, always in order. */
   concurrency?: number;
   /** Partition N of every topic goes to the same member (topics keyed alike, same partition count). */
@@ -124,6 +124,8 @@ export interface GroupConsumer {
   stop(): Promise<void>;
   /** Messages behind the end of each partition handled so far, as of its latest batch. */
   lag(): PartitionLag[];
+  /** Commits offsets for the group outside any transaction ('by-handler' consumers). */
+  commit(offsets: OffsetToCommit[]): Promise<void>;
   /** The partition's next batch starts at `offset` (the earliest kept, if older): to re-read
    *  what was handled but never committed. Batches fetched before are not delivered. */
   seek(topic: string, partition: number, offset: bigint): void;

@@ -1,9 +1,9 @@
 /**
  * The shell of an exactly-once stream stage: consume input topics as a group, keep keyed state
  * in memory, and commit what was folded as ONE Kafka transaction holding the outputs, the new
- * state of every key touched (a compacted changelog partitioned like the input), and the
- * offsets. A crash anywhere aborts the transaction; whoever owns the partition next restores
- * its keys from the changelog and re-reads from the committed offsets.
+ * state of every key touched (a compacted changelog partitioned like the input), and the input
+ * positions that state reflects. A crash anywhere aborts the transaction; whoever owns the
+ * partition next restores its keys and positions from the changelog and folds from there.
  *
  * Folding and committing are pipelined per partition: batches are folded as they arrive (the
  * consumer is never held up by a commit in flight), and when a partition's transaction ends,
@@ -17,13 +17,14 @@
  * partition N fences the previous owner's producer, so a zombie cannot commit after a
  * rebalance (kafkajs has no KIP-447, which would allow one producer per instance).
  *
- * The changelog also holds, per partition, the next input offset of every input topic (a
- * record under POSITION_KEY, written in the same transaction as the state it goes with). The
- * group's committed offset is not enough on its own: kafkajs cannot ask for stable offsets
- * (OffsetFetch's require_stable, KIP-447), so a member that joins while a transaction is
- * completing may be handed the offset from before it, and re-read a batch whose effects the
- * restored state already holds. Messages below the recorded position are skipped, never folded
- * twice.
+ * The positions (per partition, the next offset of every input topic: a record under
+ * POSITION_KEY) are the truth, not the group's committed offsets. Those are committed after
+ * each transaction, outside it, for lag monitoring and as a starting point: never ahead of the
+ * positions, sometimes behind, and messages below the recorded positions are skipped, never
+ * folded twice. Committing offsets inside the transaction (sendOffsets) would cost two more
+ * round trips per transaction (AddOffsetsToTxn, TxnOffsetCommit) and would still not be enough:
+ * kafkajs cannot ask for stable offsets (OffsetFetch's require_stable, KIP-447), so a member
+ * joining while a transaction completes may be handed the offsets from before it.
  *
  * The stage knows nothing of spans or agents: `handle` folds a batch into the caller's state
  * and says what to publish and which keys changed; `state` says how keys snapshot, restore and
@@ -292,7 +293,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
         current = await producerFor(partition);
         txn = await current.begin();
         await txn.sendBatch(cut.entries);
-        await txn.commit(groupId, cut.offsets);
+        await txn.commit(groupId, []); // the positions are in the changelog: see the header
         break;
       } catch (error) {
         await txn?.abort().catch(() => {});
@@ -314,8 +315,19 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     if (epochOf(partition) !== cut.epoch) return true; // committed, but the partition moved on
     committed.set(partition, cut.positions);
     transactions += 1;
+    commitGroupOffsets(partition, cut.offsets);
     for (const onCommit of cut.onCommits) onCommit();
     return true;
+  }
+
+  /** Per partition, the group offset commits in flight, kept in order (an older one must not land last). */
+  const offsetCommits = new Map<number, Promise<void>>();
+
+  /** Best effort: a failure (a rebalance under way) leaves the group's offsets behind, never wrong. */
+  function commitGroupOffsets(partition: number, offsets: Cut['offsets']): void {
+    const next = (offsetCommits.get(partition) ?? Promise.resolve()).then(() => consumer.commit(offsets)).catch(() => {});
+    offsetCommits.set(partition, next);
+    void next.then(() => { if (offsetCommits.get(partition) === next) offsetCommits.delete(partition); });
   }
 
   /** Drops what the partition folded since its last commit and reads it again from there. */
@@ -339,7 +351,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     coPartitioned: options.coPartitioned,
     // Partitions side by side: each folds as its batches come; commits never block fetching.
     concurrency: 4,
-    commit: 'in-transaction',
+    commit: 'by-handler',
     handleBatch,
     // After a rebalance: partitions no longer ours are forgotten (whoever owns them now may
     // change their state; an uncommitted fold of theirs is dropped, the new owner re-reads it);
@@ -381,6 +393,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     async stop(): Promise<void> {
       await consumer.stop();
       while (committing.size > 0) await Promise.allSettled([...committing.values()]);
+      await Promise.allSettled([...offsetCommits.values()]);
       await Promise.allSettled([reader?.stop(), ...[...producers.values()].map((p) => p.close())]);
       producers.clear();
     },
