@@ -322,10 +322,24 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
 
   /** Per partition, the group offset commits in flight, kept in order (an older one must not land last). */
   const offsetCommits = new Map<number, Promise<void>>();
+  /** Per partition, the newest offsets to commit for the group. */
+  const groupOffsets = new Map<number, Cut['offsets']>();
 
-  /** Best effort: a failure (a rebalance under way) leaves the group's offsets behind, never wrong. */
-  function commitGroupOffsets(partition: number, offsets: Cut['offsets']): void {
-    const next = (offsetCommits.get(partition) ?? Promise.resolve()).then(() => consumer.commit(offsets)).catch(() => {});
+  /**
+   * Commits the positions as the group's offsets, after the transaction that recorded them. A
+   * failure (a rebalance under way) leaves the group's offsets behind, never wrong, and is
+   * retried while the partition stays ours, so lag reads true once the log goes quiet.
+   */
+  function commitGroupOffsets(partition: number, offsets: Cut['offsets'], attempt = 1): void {
+    groupOffsets.set(partition, offsets);
+    const next = (offsetCommits.get(partition) ?? Promise.resolve()).then(async () => {
+      if (groupOffsets.get(partition) !== offsets) return; // a newer commit supersedes this one
+      try {
+        await consumer.commit(offsets);
+      } catch {
+        if (attempt < 20) setTimeout(() => { if (owned.has(partition) && groupOffsets.get(partition) === offsets) commitGroupOffsets(partition, offsets, attempt + 1); }, 500).unref();
+      }
+    });
     offsetCommits.set(partition, next);
     void next.then(() => { if (offsetCommits.get(partition) === next) offsetCommits.delete(partition); });
   }
@@ -363,6 +377,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
         if (owned.has(partition)) continue;
         discard(partition);
         committed.delete(partition);
+        groupOffsets.delete(partition);
         const producer = producers.get(partition);
         producers.delete(partition);
         producer?.close().catch(() => {});
