@@ -151,6 +151,8 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
   let processorStats: (() => { trips: number; deadLettered: number; transactions?: number; transactionRetries?: number }) | null = null;
   let sinkStore: Awaited<ReturnType<typeof openStore>> | null = null;
   let sinkInserts: (() => number) | null = null;
+  /** Rows the sink has stored: its handlers return before their insert does. */
+  let sinkStored: (() => number) | null = null;
   let freshness: ReturnType<typeof measureFreshness> | null = null;
 
   const started = performance.now();
@@ -185,6 +187,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
       const sink = createSink({ log, topics, store: sinkStore, logger: silentLogger, groupId });
       await sink.start();
       sinkInserts = () => sink.stats().spanInserts;
+      sinkStored = () => sink.stats().spans;
       stopConsumer = async () => { await sink.stop(); await log.close(); };
     }
   }
@@ -200,6 +203,11 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
       }
     }, 250);
     await clock.done;
+    // The drain ends when the last row is in ClickHouse, not when the last batch was handed over.
+    if (sinkStored) {
+      while (sinkStored() < input.expected) await new Promise((ok) => setTimeout(ok, 2));
+      clock.lastAt = performance.now();
+    }
     clearInterval(progress);
   } else {
     await io.stopRequested;

@@ -83,3 +83,35 @@ describe('sink (real Kafka, chDB)', () => {
     await sink.stop();
   });
 });
+
+describe('sink while ClickHouse refuses inserts (real Kafka, chDB)', () => {
+  it('reads the refused batches again once inserts work and stores every span once', async () => {
+    const { log, topics, prefix } = await freshKafka(PARTITIONS);
+    const store = await freshStore();
+    const sink = createSink({ log, topics, store, logger: silentLogger, groupId: `${prefix}-sink`, insertLingerMs: 5, costRollupEveryMs: 0 });
+    const count = async () => Number(((await (await store.client.query({ query: 'SELECT count() AS n FROM spans FINAL', format: 'JSONEachRow' })).json()) as Array<{ n: string }>)[0]!.n);
+    const send = async (from: number, to: number) => {
+      const spans = Array.from({ length: to - from }, (_, i) => span({ kind: 'tool_call', name: 'fetch', runId: `outage-${(from + i) % 30}`, treeId: `outage-${(from + i) % 30}`, startTimeMs: T0 + (from + i) * 1_000 }));
+      const producer = await log.producer();
+      await producer.send(topics.spans, spans.map((event) => ({ key: event.treeId, value: spanEventCodec.encode(event) })));
+      await producer.close();
+    };
+    try {
+      await sink.start();
+      await send(0, 300);
+      await eventually('the first spans stored', async () => (await count()) === 300);
+      // The spans table goes away: every insert into it fails until it is back.
+      await store.client.command({ query: 'RENAME TABLE spans TO spans_away' });
+      await send(300, 600);
+      await eventually('inserts refused', () => sink.stats().storeFailures > 0, 30_000);
+      await new Promise((ok) => setTimeout(ok, 1_500));
+      await store.client.command({ query: 'RENAME TABLE spans_away TO spans' });
+      await eventually('every span stored once inserts work again', async () => (await count()) === 600, 60_000);
+      expect(await count()).toBe(600);
+    } finally {
+      await sink.stop();
+      await log.close();
+      await store.close();
+    }
+  }, 120_000);
+});

@@ -7,8 +7,12 @@
  * before its row is built: masked text never reaches ClickHouse.
  *
  * Throughput: span batches of several partitions are handled at once and their rows go to
- * ClickHouse as one insert (coalescer.ts); each handler returns, and its offsets are committed,
- * only after that insert succeeded. The insert's dedup token names every slice it holds.
+ * ClickHouse as one insert (coalescer.ts). The insert's dedup token names every slice it holds.
+ * Decoding and inserting overlap: a handler returns once its rows are queued, so the consumer
+ * fetches the next batches while ClickHouse writes; a batch's offsets are committed, in order
+ * per partition, only once its rows (and dead letters) are stored. If an insert fails, the
+ * partition is read again from that batch (`seek`) and later batches' commits are dropped:
+ * rows they already inserted come again, which the tables collapse by event id.
  */
 import type { EventLog, LogBatch, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
@@ -50,16 +54,33 @@ export interface SinkOptions {
 
 export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
 
+/** After a failed insert, how long a partition waits before reading the batch again. */
+const STORE_RETRY_MS = 500;
+
+/** Batches of one partition handled but not yet stored, before its handler waits for them. */
+const MAX_UNSTORED_BATCHES = 8;
+
+/** Per topic-partition: batches on their way to ClickHouse, committed in order once stored. */
+interface PartitionPipe {
+  /** The commit of the newest batch, chained behind every older one. */
+  chain: Promise<void>;
+  unstored: number;
+  /** Bumped when an insert fails: commits of batches handled before that must not land. */
+  epoch: number;
+}
+
 export interface SinkStats {
   spans: number;
   /** ClickHouse inserts the spans took (several Kafka batches share one). */
   spanInserts: number;
   breakerEvents: number;
   deadLettered: number;
+  /** Batches whose rows could not be stored (read again from the log). */
+  storeFailures: number;
 }
 
 export function createSink(options: SinkOptions) {
-  const stats: SinkStats = { spans: 0, spanInserts: 0, breakerEvents: 0, deadLettered: 0 };
+  const stats: SinkStats = { spans: 0, spanInserts: 0, breakerEvents: 0, deadLettered: 0, storeFailures: 0 };
   let producer: LogProducer | null = null;
   let rollups: ReturnType<typeof startCostRollups> | null = null;
   const book = createPolicyBook();
@@ -74,7 +95,46 @@ export function createSink(options: SinkOptions) {
     },
   });
 
+  const pipes = new Map<string, PartitionPipe>();
+
   async function handleBatch(batch: LogBatch): Promise<void> {
+    const key = `${batch.topic}\u0000${batch.partition}`;
+    const pipe = pipes.get(key) ?? { chain: Promise.resolve(), unstored: 0, epoch: 0 };
+    pipes.set(key, pipe);
+    const epoch = pipe.epoch;
+    const stored = storeBatch(batch);
+    stored.catch(() => {}); // handled in the chain below
+    pipe.unstored += 1;
+    pipe.chain = pipe.chain.then(async () => {
+      try {
+        const onStored = await stored;
+        if (pipe.epoch !== epoch) return;
+        onStored();
+        const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
+        // Best effort: a commit lost to a rebalance only means those rows are read again.
+        await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]).catch(() => {});
+      } catch (error) {
+        if (pipe.epoch !== epoch) return;
+        pipe.epoch += 1;
+        stats.storeFailures += 1;
+        options.logger.warn('storing a batch failed; reading its partition again from it', { topic: batch.topic, partition: batch.partition, offset: batch.messages[0]!.offset, error: (error as Error).message });
+        await new Promise((ok) => setTimeout(ok, STORE_RETRY_MS)); // a store that is down is not hammered
+        try {
+          consumer.seek(batch.topic, batch.partition, BigInt(batch.messages[0]!.offset));
+        } catch {
+          // A consumer that is not running starts again from the committed offsets anyway.
+        }
+      } finally {
+        pipe.unstored -= 1;
+      }
+    });
+    // Back-pressure: no more fetching for this partition while too much is on its way.
+    if (pipe.unstored > MAX_UNSTORED_BATCHES) await pipe.chain;
+  }
+
+  /** Decodes, redacts and queues a batch's rows; resolves once they and its dead letters are
+   *  stored, with what to count then. */
+  async function storeBatch(batch: LogBatch): Promise<() => void> {
     const first = batch.messages[0]!.offset;
     const last = batch.messages.at(-1)!.offset;
     const slice = `${batch.topic}:${batch.partition}:${first}-${last}`;
@@ -98,7 +158,6 @@ export function createSink(options: SinkOptions) {
       }
       written = ['clickhouse.spans', rows];
       await spanInserts.add(rows, slice);
-      stats.spans += rows.length;
     } else {
       const rows: BreakerRow[] = [];
       for (const message of batch.messages) {
@@ -112,11 +171,16 @@ export function createSink(options: SinkOptions) {
       }
       written = ['clickhouse.breaker_events', rows];
       await insertBreakerEvents(options.store.client, rows, slice);
-      stats.breakerEvents += rows.length;
     }
     await sendDeadLetters(producer!, options.topics.deadLetter, dead);
-    stats.deadLettered += dead.length;
-    tally.onCommit(options.metrics, batch.topic === options.topics.spans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead]])?.();
+    const isSpans = batch.topic === options.topics.spans;
+    const count = tally.onCommit(options.metrics, isSpans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead]]);
+    return () => {
+      if (isSpans) stats.spans += written[1].length;
+      else stats.breakerEvents += written[1].length;
+      stats.deadLettered += dead.length;
+      count?.();
+    };
   }
 
   const consumer = options.log.groupConsumer({
@@ -124,6 +188,7 @@ export function createSink(options: SinkOptions) {
     topics: [options.topics.spans, options.topics.audit],
     fromBeginning: true,
     handleBatch,
+    commit: 'by-handler',
     concurrency: options.concurrency ?? SINK_DEFAULTS.concurrency,
     onCrash: (error) => options.logger.error('sink consumer crashed', { error: error.message }),
   });
@@ -141,6 +206,10 @@ export function createSink(options: SinkOptions) {
     async stop(): Promise<void> {
       await rollups?.stop();
       await consumer.stop();
+      // What was handled is stored before the producer closes (its commits may not land: the
+      // consumer has left, so the next sink reads that tail again, and the tables collapse it).
+      await spanInserts.drain().catch(() => {});
+      await Promise.allSettled([...pipes.values()].map((pipe) => pipe.chain));
       await Promise.all([policyFeed.stop(), pricing.stop()]);
       await producer?.close();
     },
