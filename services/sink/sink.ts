@@ -118,12 +118,16 @@ export function createSink(options: SinkOptions) {
         pipe.epoch += 1;
         stats.storeFailures += 1;
         options.logger.warn('storing a batch failed; reading its partition again from it', { topic: batch.topic, partition: batch.partition, offset: batch.messages[0]!.offset, error: (error as Error).message });
-        await new Promise((ok) => setTimeout(ok, STORE_RETRY_MS)); // a store that is down is not hammered
+        // At once: a batch of this partition handled before the seek would commit past the
+        // failed one (its epoch is the new one); after it, they start from the failed batch.
         try {
           consumer.seek(batch.topic, batch.partition, BigInt(batch.messages[0]!.offset));
         } catch {
           // A consumer that is not running starts again from the committed offsets anyway.
         }
+        // Holding the chain holds the partition's commits, and soon its fetching (back-pressure):
+        // a store that is down is not hammered.
+        await new Promise((ok) => setTimeout(ok, STORE_RETRY_MS));
       } finally {
         pipe.unstored -= 1;
       }
