@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import type { LogMessage, LogProducer, OutgoingMessage } from '../log/port.js';
+import { SchemaError } from '../schemas/index.js';
 
 export const deadLetterSchema = z.object({
   /** Which consumer gave up on it (processor, sink). */
@@ -35,6 +36,35 @@ export function deadLetterFor(source: string, message: LogMessage, code: string,
     payloadBase64: message.value ? message.value.toString('base64') : null,
   };
   return { key: `${message.topic}/${message.partition}/${message.offset}`, value: Buffer.from(JSON.stringify(record)) };
+}
+
+/** A batch's dead letters, collected as its messages are read; `counted` hears each code. */
+export interface BatchDeadLetters {
+  readonly messages: OutgoingMessage[];
+  add(message: LogMessage, code: string, reason: string): void;
+  /** The message decoded by `codec`, or undefined once it is dead-lettered with the codec's reason. */
+  decode<T>(codec: { decode(value: Buffer): T }, message: LogMessage): T | undefined;
+}
+
+export function batchDeadLetters(source: string, counted: (code: string) => void = () => {}): BatchDeadLetters {
+  const messages: OutgoingMessage[] = [];
+  const add = (message: LogMessage, code: string, reason: string) => {
+    messages.push(deadLetterFor(source, message, code, reason));
+    counted(code);
+  };
+  return {
+    messages,
+    add,
+    decode(codec, message) {
+      try {
+        return codec.decode(message.value ?? Buffer.alloc(0));
+      } catch (error) {
+        if (!(error instanceof SchemaError)) throw error;
+        add(message, error.code, error.message);
+        return undefined;
+      }
+    },
+  };
 }
 
 /**

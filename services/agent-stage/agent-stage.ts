@@ -7,27 +7,18 @@
  * records. Exactly once, in the same transactional shell as the processor.
  */
 import { partitionForKey } from '../../log/partitioner.js';
-import type { EventLog, LogBatch, OutgoingMessage } from '../../log/port.js';
-import type { Topics } from '../../log/topics.js';
-import { agentSignalCodec, breakerEventCodec, SchemaError, type AgentSignal, type BreakerEvent, type ControlEvent } from '../../schemas/index.js';
+import type { LogBatch, OutgoingMessage } from '../../log/port.js';
+import { agentSignalCodec, breakerEventCodec, type AgentSignal, type BreakerEvent, type ControlEvent } from '../../schemas/index.js';
 import { AGENT_BREAKER, agentBreakerPolicy, initialAgentState, step, tick, type AgentBreakerParams, type AgentDecision, type AgentState } from '../../streams/agent-breaker.js';
-import { createPolicyBook, type Governing, type PolicyBook } from '../../streams/policies.js';
+import { createPolicyBook, type Governing } from '../../streams/policies.js';
 import { controlMessages } from '../control-messages.js';
-import { deadLetterFor } from '../dead-letter.js';
-import type { Logger } from '../logger.js';
-import { batchTally, type BatchTally, type Metrics } from '../observability/index.js';
+import { batchDeadLetters } from '../dead-letter.js';
+import { batchTally, type BatchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
+import type { StageServiceOptions } from '../stage-service.js';
 
-export interface AgentStageOptions {
-  log: EventLog;
-  topics: Topics;
-  logger: Logger;
-  groupId?: string;
-  policies?: PolicyBook;
-  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
-  metrics?: Metrics;
-}
+export type AgentStageOptions = StageServiceOptions;
 
 export function createAgentStage(options: AgentStageOptions) {
   const { log, topics, logger } = options;
@@ -69,21 +60,14 @@ export function createAgentStage(options: AgentStageOptions) {
   function handle(batch: LogBatch): StageOutput {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
-    const dead: OutgoingMessage[] = [];
     const tally = batchTally();
+    const dead = batchDeadLetters('agent-stage', tally.deadLetter);
     const touched = new Set<string>();
     let watermark = 0;
     let last: AgentSignal | null = null;
     for (const message of batch.messages) {
-      let signal: AgentSignal;
-      try {
-        signal = agentSignalCodec.decode(message.value ?? Buffer.alloc(0));
-      } catch (error) {
-        if (!(error instanceof SchemaError)) throw error;
-        dead.push(deadLetterFor('agent-stage', message, error.code, error.message));
-        tally.deadLetter(error.code);
-        continue;
-      }
+      const signal = dead.decode(agentSignalCodec, message);
+      if (!signal) continue;
       stats.signals += 1;
       watermark = Math.max(watermark, signal.timeMs);
       last = signal;
@@ -111,7 +95,7 @@ export function createAgentStage(options: AgentStageOptions) {
         for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits, tally);
       }
     }
-    const published: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]];
+    const published: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead.messages]];
     return { publish: published, touched, onCommit: tally.onCommit(options.metrics, 'agent_signal', batch.messages.length, published) };
   }
 

@@ -10,32 +10,22 @@
  * with a policy for that stage —, the state of every tree the batch touched
  * (processor-state changelog) and the batch's offsets.
  */
-import type { LogBatch, EventLog, OutgoingMessage } from '../../log/port.js';
-import type { Topics } from '../../log/topics.js';
-import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, SchemaError, tenantSpendCodec, type AgentSignal, type ControlEvent, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
+import type { LogBatch, OutgoingMessage } from '../../log/port.js';
+import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, tenantSpendCodec, type AgentSignal, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
 import { createEngine, type Engine } from '../../streams/engine.js';
 import { AGENT_BREAKER } from '../../streams/agent-breaker.js';
-import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
+import { createPolicyBook } from '../../streams/policies.js';
 import { TENANT_COST_VELOCITY } from '../../streams/tenant-velocity.js';
-import { deadLetterFor } from '../dead-letter.js';
+import { batchDeadLetters } from '../dead-letter.js';
 import { decodeSpanMessage } from '../decode-span.js';
-import type { Logger } from '../logger.js';
-import { batchTally, type Metrics } from '../observability/index.js';
+import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
 import { decodeSnapshot } from './state-changelog.js';
+import type { StageServiceOptions } from '../stage-service.js';
 
-export interface ProcessorOptions {
-  log: EventLog;
-  topics: Topics;
-  logger: Logger;
-  groupId?: string;
-  /** Shared with whoever else needs the policies (tests); otherwise the processor keeps its own. */
-  policies?: PolicyBook;
-  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
-  metrics?: Metrics;
-}
+export type ProcessorOptions = StageServiceOptions;
 
 export interface ProcessorStats {
   spans: number;
@@ -67,9 +57,9 @@ export function createProcessor(options: ProcessorOptions) {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
     const signals: OutgoingMessage[] = [];
-    const dead: OutgoingMessage[] = [];
     const touched = new Set<string>();
     const tally = batchTally();
+    const dead = batchDeadLetters('processor', tally.deadLetter);
     let spans = 0;
     let warnings = 0;
     let applied = 0;
@@ -80,8 +70,7 @@ export function createProcessor(options: ProcessorOptions) {
       for (const message of batch.messages) {
         const decoded = decodeSpanMessage(message, pricing.price);
         if (!decoded.ok) {
-          dead.push(deadLetterFor('processor', message, decoded.code, decoded.reason));
-          tally.deadLetter(decoded.code);
+          dead.add(message, decoded.code, decoded.reason);
           continue;
         }
         const { event } = decoded;
@@ -117,15 +106,8 @@ export function createProcessor(options: ProcessorOptions) {
       }
     } else {
       for (const message of batch.messages) {
-        let event: ControlEvent;
-        try {
-          event = controlEventCodec.decode(message.value ?? Buffer.alloc(0));
-        } catch (error) {
-          if (!(error instanceof SchemaError)) throw error;
-          dead.push(deadLetterFor('processor', message, error.code, error.message));
-          tally.deadLetter(error.code);
-          continue;
-        }
+        const event = dead.decode(controlEventCodec, message);
+        if (!event) continue;
         if (engine.control(event) && event.treeId) {
           touched.add(event.treeId);
           applied += 1;
@@ -137,11 +119,11 @@ export function createProcessor(options: ProcessorOptions) {
     stats.trips += controls.length - warnings;
     stats.warnings += warnings;
     stats.controlsApplied += applied;
-    stats.deadLettered += dead.length;
-    if (dead.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.length, topic: batch.topic, partition: batch.partition });
+    stats.deadLettered += dead.messages.length;
+    if (dead.messages.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.messages.length, topic: batch.topic, partition: batch.partition });
     // Control first: it is what stops agents (all of it becomes visible at commit anyway).
     const spendSummaries = [...spendByTenant.values()].map((summary) => ({ key: summary.tenantId, value: tenantSpendCodec.encode(summary) }));
-    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead]];
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead.messages]];
     return { publish, touched, onCommit: tally.onCommit(options.metrics, batch.topic === topics.spans ? 'span' : 'control', batch.messages.length, publish) };
   }
 

@@ -16,7 +16,7 @@
  */
 import type { EventLog, LogBatch, LogProducer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { breakerEventCodec, SchemaError } from '../../schemas/index.js';
+import { breakerEventCodec } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
 import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
@@ -25,7 +25,7 @@ import { startCostRollups } from './cost-rollups.js';
 import { TAGS_ATTRIBUTE } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { redactSpan } from '../../streams/redact.js';
-import { deadLetterFor, sendDeadLetters } from '../dead-letter.js';
+import { batchDeadLetters, sendDeadLetters } from '../dead-letter.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { decodeSpanMessage } from '../decode-span.js';
@@ -142,8 +142,8 @@ export function createSink(options: SinkOptions) {
     const first = batch.messages[0]!.offset;
     const last = batch.messages.at(-1)!.offset;
     const slice = `${batch.topic}:${batch.partition}:${first}-${last}`;
-    const dead = [];
     const tally = batchTally();
+    const dead = batchDeadLetters('sink', tally.deadLetter);
     let written: [table: string, rows: unknown[]];
     if (batch.topic === options.topics.spans) {
       const rows: SpanRow[] = [];
@@ -155,34 +155,26 @@ export function createSink(options: SinkOptions) {
           const redactions = book.redactions({ tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags });
           rows.push(toSpanRow(redactSpan(event, redactions), message));
         }
-        else {
-          dead.push(deadLetterFor('sink', message, decoded.code, decoded.reason));
-          tally.deadLetter(decoded.code);
-        }
+        else dead.add(message, decoded.code, decoded.reason);
       }
       written = ['clickhouse.spans', rows];
       await spanInserts.add(rows, slice);
     } else {
       const rows: BreakerRow[] = [];
       for (const message of batch.messages) {
-        try {
-          rows.push(toBreakerRow(breakerEventCodec.decode(message.value ?? Buffer.alloc(0))));
-        } catch (error) {
-          if (!(error instanceof SchemaError)) throw error;
-          dead.push(deadLetterFor('sink', message, error.code, error.message));
-          tally.deadLetter(error.code);
-        }
+        const event = dead.decode(breakerEventCodec, message);
+        if (event) rows.push(toBreakerRow(event));
       }
       written = ['clickhouse.breaker_events', rows];
       await insertBreakerEvents(options.store.client, rows, slice);
     }
-    await sendDeadLetters(producer!, options.topics.deadLetter, dead);
+    await sendDeadLetters(producer!, options.topics.deadLetter, dead.messages);
     const isSpans = batch.topic === options.topics.spans;
-    const count = tally.onCommit(options.metrics, isSpans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead]]);
+    const count = tally.onCommit(options.metrics, isSpans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead.messages]]);
     return () => {
       if (isSpans) stats.spans += written[1].length;
       else stats.breakerEvents += written[1].length;
-      stats.deadLettered += dead.length;
+      stats.deadLettered += dead.messages.length;
       count?.();
     };
   }

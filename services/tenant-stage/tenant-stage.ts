@@ -5,28 +5,19 @@
  * and resets to every control partition, with audit records. Exactly once, in the same
  * transactional shell as the processor.
  */
-import type { EventLog, LogBatch, OutgoingMessage } from '../../log/port.js';
-import type { Topics } from '../../log/topics.js';
-import { breakerEventCodec, SchemaError, tenantSpendCodec, type TenantSpend } from '../../schemas/index.js';
+import type { LogBatch, OutgoingMessage } from '../../log/port.js';
+import { breakerEventCodec, tenantSpendCodec } from '../../schemas/index.js';
 import type { CostVelocityParams } from '../../streams/detectors/cost-velocity.js';
-import { createPolicyBook, type PolicyBook } from '../../streams/policies.js';
+import { createPolicyBook } from '../../streams/policies.js';
 import { initialTenantState, step, TENANT_COST_VELOCITY, tenantVelocityPolicy, type TenantState } from '../../streams/tenant-velocity.js';
 import { controlMessages } from '../control-messages.js';
-import { deadLetterFor } from '../dead-letter.js';
-import type { Logger } from '../logger.js';
-import { batchTally, type Metrics } from '../observability/index.js';
+import { batchDeadLetters } from '../dead-letter.js';
+import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createTransactionalStage, jsonMapState, type StageOutput } from '../transactional-stage.js';
+import type { StageServiceOptions } from '../stage-service.js';
 
-export interface TenantStageOptions {
-  log: EventLog;
-  topics: Topics;
-  logger: Logger;
-  groupId?: string;
-  policies?: PolicyBook;
-  /** Prometheus counters to keep (services/observability); counted once per committed batch. */
-  metrics?: Metrics;
-}
+export type TenantStageOptions = StageServiceOptions;
 
 export function createTenantStage(options: TenantStageOptions) {
   const { log, topics, logger } = options;
@@ -39,19 +30,12 @@ export function createTenantStage(options: TenantStageOptions) {
   function handle(batch: LogBatch): StageOutput {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
-    const dead: OutgoingMessage[] = [];
     const tally = batchTally();
+    const dead = batchDeadLetters('tenant-stage', tally.deadLetter);
     const touched = new Set<string>();
     for (const message of batch.messages) {
-      let summary: TenantSpend;
-      try {
-        summary = tenantSpendCodec.decode(message.value ?? Buffer.alloc(0));
-      } catch (error) {
-        if (!(error instanceof SchemaError)) throw error;
-        dead.push(deadLetterFor('tenant-stage', message, error.code, error.message));
-        tally.deadLetter(error.code);
-        continue;
-      }
+      const summary = dead.decode(tenantSpendCodec, message);
+      if (!summary) continue;
       stats.summaries += 1;
       const policy = book.resolve(tenantVelocityPolicy, { tenantId: summary.tenantId, agentId: '', runId: summary.runId, tags: [] });
       if (!policy) continue; // no limit set for this tenant
@@ -78,7 +62,7 @@ export function createTenantStage(options: TenantStageOptions) {
         logger.info(`tenant velocity ${d.action}`, { tenant: summary.tenantId, observed: d.observed, threshold: d.threshold });
       }
     }
-    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead]];
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead.messages]];
     return { publish, touched, onCommit: tally.onCommit(options.metrics, 'tenant_spend', batch.messages.length, publish) };
   }
 
