@@ -120,7 +120,8 @@ function passThrough(a: Attributes, resource: Attributes, scope: { name: string 
   if (operation && !OPERATION_KINDS[operation]) out['gen_ai.operation.name'] = operation;
   for (const [key, value] of Object.entries(a)) {
     if (CONSUMED.has(key) || Object.keys(out).length >= MAX_ATTRIBUTES) continue;
-    out[key] = truncate(asText(value), MAX_ATTRIBUTE_TEXT);
+    // Defined, not assigned, as model.ts reads them: `__proto__` is a key like any other here.
+    Object.defineProperty(out, key, { value: truncate(asText(value), MAX_ATTRIBUTE_TEXT), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

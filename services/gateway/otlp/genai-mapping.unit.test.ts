@@ -42,6 +42,16 @@ describe('reading OTLP requests', () => {
     expect(read[1]).toMatchObject({ ok: false, field: 'resourceSpans.0.scopeSpans.0.spans.1.traceId' });
     expect(read[2]).toMatchObject({ ok: false, field: 'resourceSpans.0.scopeSpans.0.spans.2.startTimeUnixNano', message: expect.stringContaining('required') });
   });
+  it('keeps an attribute named __proto__ as data, never as the prototype of the attributes', () => {
+    const attributes = [{ key: '__proto__', value: { kvlistValue: { values: [{ key: 'polluted', value: { boolValue: true } }] } } }, { key: 'gen_ai.operation.name', value: { stringValue: 'chat' } }];
+    const read = readExportRequest({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, attributes }] }] }] }, 'hex');
+    expect(read[0]!.ok).toBe(true);
+    const parsed = (read[0] as { context: OtlpSpanContext }).context.span.attributes;
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect((parsed as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyDescriptor(parsed, '__proto__')?.value).toEqual({ polluted: true });
+    expect(parsed['gen_ai.operation.name']).toBe('chat');
+  });
   it('reads base64 ids (protobuf) as hex', () => {
     const read = readExportRequest({ resourceSpans: [{ scopeSpans: [{ spans: [{ ...span, traceId: Buffer.from(TRACE, 'hex').toString('base64'), spanId: Buffer.from('00f067aa0ba902b7', 'hex').toString('base64') }] }] }] }, 'base64');
     expect(read[0]).toMatchObject({ ok: true, context: { span: { traceId: TRACE, spanId: '00f067aa0ba902b7' } } });

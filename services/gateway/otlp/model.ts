@@ -124,7 +124,9 @@ function readAttributes(list: unknown): Attributes {
   const out: Attributes = {};
   if (!Array.isArray(list)) return out;
   for (const kv of list) {
-    if (isObject(kv) && typeof kv.key === 'string') out[kv.key] = anyValue(kv.value);
+    // Defined, not assigned: an attribute named `__proto__` is data like any other, and an
+    // assignment would set the object's prototype instead.
+    if (isObject(kv) && typeof kv.key === 'string') Object.defineProperty(out, kv.key, { value: anyValue(kv.value), enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
