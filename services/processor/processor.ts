@@ -3,12 +3,13 @@
  * (../transactional-stage.ts).
  *
  * It consumes spans and control events, co-partitioned (partition N of both, keyed by tree
- * id, belongs to one member), folds them through the engine, and commits each batch in one
- * Kafka transaction with: trips and warnings (control topic), their audit records (audit
- * topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent) and
- * spend summaries for the tenant stage (tenant-spend, keyed by tenant) — each only for tenants
- * with a policy for that stage —, the state of every tree the batch touched
- * (processor-state changelog) and the batch's offsets.
+ * id, belongs to one member), folds them through the engine, and publishes what each batch
+ * decided in Kafka transactions (the stage takes everything folded since its last one): trips
+ * and warnings (control topic), their audit records (audit topic), dead letters, run signals
+ * for the agent stage (agent-signals, keyed by agent) and spend summaries for the tenant stage
+ * (tenant-spend, keyed by tenant) — each only for tenants with a policy for that stage —, and
+ * the state of every tree touched with the input positions it reflects (processor-state
+ * changelog).
  */
 import type { LogBatch, OutgoingMessage } from '../../log/port.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, tenantSpendCodec, type AgentSignal, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
