@@ -409,6 +409,8 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       await consumer.stop();
       while (committing.size > 0) await Promise.allSettled([...committing.values()]);
       await Promise.allSettled([...offsetCommits.values()]);
+      // Nothing is ours any more: offset commits still waiting to retry give up.
+      owned = new Set();
       await Promise.allSettled([reader?.stop(), ...[...producers.values()].map((p) => p.close())]);
       producers.clear();
     },
