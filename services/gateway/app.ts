@@ -6,6 +6,9 @@
  * Per request: the API key is checked before the body is read (onRequest: 401, 403, 429), so an
  * unknown caller cannot make the gateway parse megabytes; the body limit answers 413. Key records
  * are cached for `keyTtlMs` (key-cache.ts: how revocation is honoured).
+ *
+ * Besides the control follower it is given, the gateway follows the policies topic itself
+ * (policy-follower.ts) unless handed a started follower, and is ready once it has read it all.
  */
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type onRequestHookHandler } from 'fastify';
@@ -22,6 +25,8 @@ import { DEFAULT_LIMITS, type GatewayLimits } from './config.js';
 import type { ControlFollower } from './control-follower.js';
 import { GatewayError, toGatewayError } from './errors.js';
 import { ingestRoutes } from './ingest-routes.js';
+import { createPolicyFollower, type PolicyFollower } from './policy-follower.js';
+import { policyRoutes } from './policy-routes.js';
 import { createKeyCache } from './key-cache.js';
 import { createBacklog, createRateLimiter, type Backlog, type RateLimiter } from './limits.js';
 import { createRecentIds, type RecentIds } from './recent-ids.js';
@@ -39,6 +44,8 @@ export interface GatewayOptions {
   clock?: () => number;
   /** Readiness checks besides the control follower's catch-up (Kafka, ClickHouse). */
   checks?: Record<string, ReadinessCheck>;
+  /** The policies served on `GET /v1/policies`, already started; without it the gateway follows the policies topic itself. */
+  policies?: PolicyFollower;
 }
 
 export interface GatewayDeps {
@@ -59,6 +66,13 @@ export interface GatewayDeps {
 }
 
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app, options) => {
+  let policies = options.policies;
+  if (!policies) {
+    const own = createPolicyFollower(options.log, options.topics.policies, options.logger.child('policies'));
+    app.addHook('onClose', () => own.stop());
+    await own.start();
+    policies = own;
+  }
   const limits: GatewayLimits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
   const clock = options.clock ?? Date.now;
   const rate: RateLimiter = createRateLimiter({ perSecond: limits.ratePerSecond, burst: limits.rateBurst }, clock);
@@ -114,6 +128,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app, opt
   });
   await app.register(ingestRoutes, { deps });
   await app.register(breakerRoutes, { deps });
+  await app.register(policyRoutes, { deps, policies });
 };
 
 /** OTLP/HTTP answers in the request's encoding, errors included (a google.rpc.Status in protobuf). */
@@ -123,6 +138,8 @@ function wantsProtobufAnswer(request: FastifyRequest): boolean {
 
 /** A fastify instance serving the gateway, with its error and not-found handlers and /healthz, /readyz, /metrics. */
 export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const ownPolicies = options.policies ? null : createPolicyFollower(options.log, options.topics.policies, options.logger.child('policies'));
+  const policies = options.policies ?? ownPolicies!;
   const bodyLimit = options.limits?.bodyLimitBytes ?? DEFAULT_LIMITS.bodyLimitBytes;
   const app = Fastify({ logger: false, genReqId: () => randomUUID(), bodyLimit });
 
@@ -146,8 +163,18 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
       control: async () => {
         if (!options.follower.caughtUp) throw new Error('still reading the control topic');
       },
+      policies: async () => {
+        if (!policies.caughtUp) throw new Error('still reading the policies topic');
+      },
     },
   });
-  await app.register(gatewayPlugin, options);
+  if (ownPolicies) {
+    app.addHook('onClose', () => ownPolicies.stop());
+    await ownPolicies.start().catch(async (error: unknown) => {
+      await app.close();
+      throw error;
+    });
+  }
+  await app.register(gatewayPlugin, { ...options, policies });
   return app;
 }

@@ -18,6 +18,7 @@ export const GATEWAY_ERRORS = {
   OVERLOADED: { status: 503, retriable: true },
   LOG_UNAVAILABLE: { status: 503, retriable: true },
   STORE_UNAVAILABLE: { status: 503, retriable: true },
+  NOT_READY: { status: 503, retriable: true },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;

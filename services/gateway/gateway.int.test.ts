@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../log/port.js';
 import { partitionForKey } from '../../log/partitioner.js';
 import type { Topics } from '../../log/topics.js';
-import { controlEventCodec, spanEventCodec, type ControlEvent } from '../../schemas/index.js';
+import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec, type ControlEvent, type PolicyEvent } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { accessLog } from '../../storage/tables/access-log.js';
 import { findApiKey, revokeApiKey } from '../../storage/tables/api-keys.js';
@@ -270,6 +270,66 @@ describe('breakers for HTTP agents', () => {
   });
 });
 
+describe('policies for HTTP agents', () => {
+  async function publishPolicies(policies: Array<Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'tenantId'>>): Promise<PolicyEvent[]> {
+    const events = policies.map((p) => policyEventSchema.parse({ version: 1, selector: {}, detector: 'scope', params: { allowedTools: 'web_search' }, disposition: 'block', changedBy: 'sre', changedAtMs: Date.now(), ...p }));
+    const producer = await kafka.log.producer();
+    await producer.send(kafka.topics.policies, events.map((e) => ({ key: e.policyId, value: policyEventCodec.encode(e) })));
+    await producer.close();
+    return events;
+  }
+
+  it('answers the key tenant\'s enabled policies from the live topic, 304 while unchanged, a new version after a change', async () => {
+    const get = (key: string, etag?: string) => gw.call(key, { method: 'GET', url: '/v1/policies', headers: etag ? { 'if-none-match': etag } : {} });
+    const before = await get(agentKey);
+    expect([before.statusCode, before.json()]).toEqual([200, { version: expect.any(String), policies: [] }]);
+    expect(before.headers.etag).toBe(`"${before.json().version}"`);
+
+    const [scopeAcme, capAcme] = await publishPolicies([
+      { policyId: 'gp-scope-acme', tenantId: 'acme', selector: { agentId: 'researcher', tags: [], runId: null } },
+      { policyId: 'gp-cap-acme', tenantId: 'acme', detector: 'iteration_cap', params: { maxSteps: '7' } },
+      { policyId: 'gp-scope-globex', tenantId: 'globex', params: { allowedTools: 'shell' } },
+      { policyId: 'gp-off-acme', tenantId: 'acme', enabled: false },
+    ]);
+    const changed = await eventually('the new policies to be served', async () => {
+      const r = await get(agentKey, before.headers.etag as string);
+      return r.statusCode === 200 && r.json().policies.length === 2 ? r : undefined;
+    });
+    expect(changed.json().policies).toEqual([capAcme, scopeAcme]); // ordered by id; globex's and the disabled one never
+    expect(changed.headers.etag).not.toBe(before.headers.etag);
+    const etag = changed.headers.etag as string;
+    const unchanged = await get(agentKey, etag);
+    expect([unchanged.statusCode, unchanged.body, unchanged.headers.etag]).toEqual([304, '', etag]);
+    expect((await get(agentKey, `W/${etag}`)).statusCode).toBe(304);
+    expect((await get(await gw.key('acme', 'sre'), etag)).statusCode).toBe(304); // a key that may read policies
+
+    const theirs = await get(await gw.key('globex', 'agent'));
+    expect(theirs.json().policies.map((p: PolicyEvent) => p.policyId)).toEqual(['gp-scope-globex']);
+    expect((await get(await gw.key('globex', 'agent'), etag)).statusCode).toBe(200); // another tenant's version is not theirs
+
+    // Disabled: gone from the answer, under a new version.
+    await publishPolicies([{ ...scopeAcme!, version: 2, enabled: false }]);
+    const disabled = await eventually('the disabled policy to disappear', async () => {
+      const r = await get(agentKey, etag);
+      return r.statusCode === 200 ? r : undefined;
+    });
+    expect(disabled.json().policies).toEqual([capAcme]);
+
+    // Only answers that hand policies out are in the access log.
+    const reads = (await accessLog(store.client, 'acme')).filter((row) => row.route === '/v1/policies');
+    expect(reads.map((row) => row.status_code)).toEqual(expect.arrayContaining([200]));
+    expect(reads.some((row) => row.status_code === 304)).toBe(false);
+  });
+
+  it('answers 401 without a known key, 403 to a role that may neither ingest nor read policies, 400 to a tenant parameter', async () => {
+    expect((await gw.call(null, { method: 'GET', url: '/v1/policies' })).statusCode).toBe(401);
+    const finance = await gw.call(await gw.key('acme', 'finance'), { method: 'GET', url: '/v1/policies' });
+    expect([finance.statusCode, finance.json().error.code]).toEqual([403, 'FORBIDDEN']);
+    const asked = await gw.call(agentKey, { method: 'GET', url: '/v1/policies?tenant=globex' });
+    expect([asked.statusCode, asked.json().error.code]).toEqual([400, 'INVALID_REQUEST']);
+  });
+});
+
 describe('the control follower', () => {
   it('holds at most its bounds of owners and event ids, forgetting the oldest, and keeps every open breaker', async () => {
     const own = await freshKafka(1); // one partition: the order of reading is the order of writing
@@ -299,7 +359,7 @@ describe('health, readiness and metrics', () => {
   it('answers /healthz, /readyz with its checks, and /metrics in Prometheus text with the ingest counts', async () => {
     expect((await gw.call(null, { method: 'GET', url: '/healthz' })).json()).toEqual({ status: 'ok', service: 'gateway' });
     const ready = await gw.call(null, { method: 'GET', url: '/readyz' });
-    expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ready', service: 'gateway', checks: { store: 'ok', control: 'ok' } }]);
+    expect([ready.statusCode, ready.json()]).toEqual([200, { status: 'ready', service: 'gateway', checks: { store: 'ok', control: 'ok', policies: 'ok' } }]);
     const metrics = await gw.call(null, { method: 'GET', url: '/metrics' });
     expect(metrics.headers['content-type']).toMatch(/^text\/plain/);
     expect(metrics.body).toMatch(/^fusebox_events_in_total\{kind="span",service="gateway"\} \d+$/m);
@@ -313,7 +373,7 @@ describe('health, readiness and metrics', () => {
     try {
       const ready = await degraded.call(null, { method: 'GET', url: '/readyz' });
       expect([ready.statusCode, ready.headers['retry-after']]).toEqual([503, '5']);
-      expect(ready.json()).toEqual({ status: 'not_ready', service: 'gateway', checks: { store: 'ok', control: 'ok', kafka: expect.stringContaining('Kafka at 127.0.0.1:1 did not answer') } });
+      expect(ready.json()).toEqual({ status: 'not_ready', service: 'gateway', checks: { store: 'ok', control: 'ok', policies: 'ok', kafka: expect.stringContaining('Kafka at 127.0.0.1:1 did not answer') } });
       expect((await degraded.call(null, { method: 'GET', url: '/healthz' })).statusCode).toBe(200); // alive, just not ready
     } finally {
       await degraded.close();
