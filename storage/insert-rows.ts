@@ -39,16 +39,29 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 const INSERT_SETTINGS = Object.freeze({ parallel_view_processing: 1 as const });
 
+/**
+ * chDB runs inside the sink's own process, on the cores its decoding and Kafka fetches use, so
+ * an insert should spend as little CPU as it can rather than finish on more threads:
+ * - optimize_on_insert = 0: the Replacing tables (spans, cost_ledger) would otherwise sort and
+ *   collapse duplicate keys within each inserted block; every reader uses FINAL (or an
+ *   idempotent aggregate) anyway, and background merges collapse them later.
+ * - input_format_parallel_parsing = 0: the parallel parser's chunking and threads cost more
+ *   CPU than they save when there are two cores to share.
+ * Measured on 50,000 spans a insert (2 cores): about 625 -> 485 ms of CPU (BENCHMARKS.md, sink).
+ */
+const EMBEDDED_INSERT_SETTINGS = Object.freeze({ ...INSERT_SETTINGS, optimize_on_insert: 0 as const, input_format_parallel_parsing: 0 as const });
+
 export async function insertRows(target: InsertTarget, insert: RowsInsert): Promise<void> {
   if (insert.rows.length === 0) return;
   for (const name of [insert.table, ...insert.columns]) {
     if (!IDENTIFIER.test(name)) throw new Error(`insertRows: '${name}' is not a plain ClickHouse identifier`);
   }
-  const clickhouse_settings = { ...INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
   if (target.kind === 'server') {
+    const clickhouse_settings = { ...INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
     await target.client.insert({ table: insert.table, columns: [...insert.columns] as [string, ...string[]], values: insert.rows as unknown[][], format: 'JSONCompactEachRow', clickhouse_settings });
     return;
   }
+  const clickhouse_settings = { ...EMBEDDED_INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
   const file = join(spoolFolder(), `${process.pid}-${++spooled}.jsonl`);
   await writeFile(file, compactJsonLines(insert.rows));
   try {
