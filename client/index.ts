@@ -74,6 +74,8 @@ export interface FuseboxOptions {
   url?: string;
   /** An API key of role `agent` (`fbx_...`), for `transport: 'http'`. */
   apiKey?: string;
+  /** For `transport: 'http'`: mean time between polls of the tenant's policies (jittered ±20%). Default 10,000 ms. */
+  policyPollMs?: number;
   /** Spans per send. Default 500. */
   batchSize?: number;
   /** Longest a span waits for companions before it is sent. Default 5 ms. */
@@ -100,6 +102,7 @@ const optionsSchema = z.object({
   transport: z.enum(['kafka', 'http']).default('kafka'),
   url: z.string().url().optional(),
   apiKey: z.string().min(1).optional(),
+  policyPollMs: z.number().min(50).default(10_000),
   batchSize: z.number().int().min(1).default(500),
   lingerMs: z.number().min(0).default(5),
   maxBuffered: z.number().int().min(1).default(10_000),
@@ -119,7 +122,10 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
   const settings = parsed.data;
   const logger = createLogger(`fusebox-client ${settings.agentId}`, options.logLine);
   const transport: Transport<unknown> = settings.transport === 'http'
-    ? createHttpTransport({ url: settings.url!, apiKey: settings.apiKey!, onRejected: (spans) => fusebox.rejected(spans) })
+    ? createHttpTransport({
+      url: settings.url!, apiKey: settings.apiKey!, policyPollMs: settings.policyPollMs,
+      onRejected: (spans) => fusebox.rejected(spans), onPolicyTrouble: (error) => fusebox.policyTrouble(error),
+    })
     : createLogTransport(
       options.log ?? createKafkaLog({ brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${settings.agentId}` }),
       topicNames(options.topicPrefix), settings.tenantId, logger, !options.log,
@@ -255,6 +261,12 @@ export class Fusebox implements RunHost {
     this.rejectedCount += spans.length;
     this.logger.warn('the gateway rejected spans; they are not retried', { count: spans.length, first: spans[0] });
     this.warn({ kind: 'rejected', spans });
+  }
+
+  /** @internal the HTTP transport could not read or apply the policies; spans are unaffected (`spans: 0`) */
+  policyTrouble(error: Error): void {
+    this.logger.warn('policies could not be refreshed from the gateway; the ones held stay in force', { error: error.message });
+    this.warn({ kind: 'transport', error, spans: 0 });
   }
 
   stats(): FuseboxStats {
