@@ -126,10 +126,7 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
       url: settings.url!, apiKey: settings.apiKey!, policyPollMs: settings.policyPollMs,
       onRejected: (spans) => fusebox.rejected(spans), onPolicyTrouble: (error) => fusebox.policyTrouble(error),
     })
-    : createLogTransport(
-      options.log ?? createKafkaLog({ brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${settings.agentId}` }),
-      topicNames(options.topicPrefix), settings.tenantId, logger, !options.log,
-    ) as Transport<unknown>;
+    : logTransport(options, settings, logger) as Transport<unknown>;
   const fusebox = new Fusebox(options, settings, transport, logger);
   try {
     await fusebox.connect();
@@ -138,6 +135,14 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
     throw new TransportUnavailable(`could not connect to ${transport.describe}: ${(error as Error).message}`, { cause: error });
   }
   return fusebox;
+}
+
+/** On Kafka of its own (no `log` given) the client produces from a thread of its own; see log-transport.ts. */
+function logTransport(options: FuseboxOptions, settings: Settings, logger: Logger) {
+  const topics = topicNames(options.topicPrefix);
+  if (options.log) return createLogTransport(options.log, topics, settings.tenantId, logger, false);
+  const kafka = { brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${settings.agentId}` };
+  return createLogTransport(createKafkaLog(kafka), topics, settings.tenantId, logger, true, kafka);
 }
 
 export interface FuseboxStats extends EmitterStats {
