@@ -2,11 +2,19 @@
  * Trip latency: how long a looping agent keeps its hands free after its offending call. The
  * whole path is real: client emitter -> Kafka -> processor (own process) -> control topic ->
  * the client's control reader -> breaker board -> `run.guard()`.
+ *
+ * Where the time goes, per sample, from broker timestamps read back afterwards (one machine,
+ * one clock): the spans topic stamps each record when the broker appends it (LogAppendTime),
+ * and the processor's producer stamps each trip when it hands it over in a transaction
+ * (CreateTime). So: emit -> span appended (client linger and produce), span appended -> trip
+ * handed over (processor fetch, fold, and the wait for the transaction before it), trip handed
+ * over -> `RunHalted` (the trip's transaction commit, the client's read_committed fetch).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFusebox, RunHalted, type Fusebox } from '../../client/index.js';
+import { controlEventCodec, spanEventCodec } from '../../schemas/index.js';
 import { startWorker, type WorkerHandle } from '../lib/child.js';
-import { deleteTopics, freshTopics } from '../lib/kafka.js';
+import { deleteTopics, freshTopics, rawKafka, scanTopic } from '../lib/kafka.js';
 import { figure, latencyFigure, type Figure } from '../lib/results.js';
 import { distribution } from '../lib/stats.js';
 import { describeKafkajsErrors, type DrainInput, type DrainResult } from '../workers/drain.js';
@@ -19,11 +27,21 @@ const BACKGROUND_RATE = 10_000;
 const GIVE_UP_MS = 5_000;
 /** Between the looping calls: the model "thinking", so the 3rd span travels on its own as in life. */
 const THINK_MS = 20;
+const TENANT = 'looper-tenant';
+
+/** One looping run measured: wall-clock (Date.now) ends, to line up with broker timestamps. */
+interface Sample {
+  runId: string;
+  latencyMs: number;
+  offendedAtMs: number;
+  haltedAtMs: number;
+}
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const samples = sized(ctx, 200, 40);
   const budgetMs = sized(ctx, 90_000, 25_000);
   const bench = await freshTopics(ctx.brokers, 'trip', PARTITIONS);
+  await stampOnAppend(ctx.brokers, bench.topics.spans);
   let processor: WorkerHandle<DrainResult> | null = null;
   let load: WorkerHandle<LoadResult> | null = null;
   let fusebox: Fusebox | null = null;
@@ -31,7 +49,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     ctx.progress('starting a processor in its own process');
     processor = startWorker<DrainResult>('workers/drain.ts', { mode: 'processor', brokers: ctx.brokers, prefix: bench.prefix, expected: 0 } satisfies DrainInput, { label: 'processor', progress: ctx.progress, timeoutMs: 280_000 });
     await processor.ready;
-    fusebox = await createFusebox({ tenantId: 'looper-tenant', agentId: 'looper', brokers: ctx.brokers, topicPrefix: bench.prefix });
+    fusebox = await createFusebox({ tenantId: TENANT, agentId: 'looper', brokers: ctx.brokers, topicPrefix: bench.prefix });
 
     ctx.progress('warming up (5 trips, not counted)');
     await measure(fusebox, 5);
@@ -56,11 +74,24 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     processor.stop();
     const served = await processor.result;
     processor = null;
+    ctx.progress('reading broker timestamps back, for where the time went');
+    const stages = await breakdown(ctx.brokers, bench.topics, [...idle.samples, ...loaded.samples]);
+    const stageFigures = (label: string, samples: readonly Sample[]) => {
+      const found = samples.map((s) => stages.get(s.runId)).filter((s) => s !== undefined);
+      const note = `${found.length} of ${samples.length} samples found on both topics`;
+      return [
+        latencyFigure(`${label}: emit -> span appended`, distribution(found.map((f) => f.produce)), 'ms', `client linger + produce; ${note}`),
+        latencyFigure(`${label}: span appended -> trip handed over`, distribution(found.map((f) => f.decide)), 'ms', 'processor fetch + fold + wait for the transaction before'),
+        latencyFigure(`${label}: trip handed over -> RunHalted`, distribution(found.map((f) => f.deliver)), 'ms', "the trip's commit + the client's read_committed fetch"),
+      ];
+    };
 
     const loadedMet = loaded.dist.p99 < 100 && background.ratePerSec >= BACKGROUND_RATE * 0.95;
     const figures: Figure[] = [
       latencyFigure('trip latency, idle', idle.dist, 'ms', `${idle.missed} missed (> ${GIVE_UP_MS / 1000} s)`),
       { ...latencyFigure(`trip latency, ${BACKGROUND_RATE.toLocaleString('en-US')} spans/s background`, loaded.dist, 'ms', `${loaded.missed} missed (> ${GIVE_UP_MS / 1000} s)`), target: 'p99 < 100 ms at 10,000 spans/s', met: loadedMet },
+      ...stageFigures('idle', idle.samples),
+      ...stageFigures('under load', loaded.samples),
       figure('background rate achieved', background.ratePerSec, 'spans/s', `4 clients x 25 runs; ${background.dropped} dropped, ${background.unsent} unsent at close`),
       figure('background agents event-loop delay p99', background.eventLoopDelayP99Ms, 'ms'),
       figure('processor spans handled', served.count, 'count', `trips ${served.trips}, mean batch ${served.batchSize.mean.toFixed(0)} spans, ${served.transactions} transactions (${served.transactionRetries} retried)`),
@@ -88,40 +119,44 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
  * Up to `count` looping runs, one after the other, within `budgetMs` (a slow pipeline yields
  * fewer samples rather than an endless run; n in the table says how many); latencies in ms.
  */
-async function measure(fusebox: Fusebox, count: number, budgetMs = Infinity): Promise<{ dist: ReturnType<typeof distribution>; missed: number }> {
-  const latencies: number[] = [];
+async function measure(fusebox: Fusebox, count: number, budgetMs = Infinity): Promise<{ dist: ReturnType<typeof distribution>; missed: number; samples: Sample[] }> {
+  const samples: Sample[] = [];
   let missed = 0;
   const until = performance.now() + budgetMs;
   for (let i = 0; i < count && performance.now() < until; i++) {
-    const latency = await loopUntilHalted(fusebox);
-    if (latency === null) missed += 1;
-    else latencies.push(latency);
+    const sample = await loopUntilHalted(fusebox);
+    if (sample === null) missed += 1;
+    else samples.push(sample);
     // Random spacing, so samples do not fall into step with the consumers' fetch cycles.
     await sleep(20 + Math.random() * 60);
   }
-  return { dist: distribution(latencies), missed };
+  return { dist: distribution(samples.map((s) => s.latencyMs)), missed, samples };
 }
 
-async function loopUntilHalted(fusebox: Fusebox): Promise<number | null> {
+async function loopUntilHalted(fusebox: Fusebox): Promise<Sample | null> {
   const run = await fusebox.startRun({ name: 'looper' });
   await run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'search again', usage: { inputTokens: 900, outputTokens: 30, costMicros: 2_000 } }));
   let offendedAt = 0;
+  let offendedAtMs = 0;
   for (let call = 1; call <= 3; call++) {
     await sleep(THINK_MS);
     await run.tool('web_search', { q: 'fusebox pricing', page: 1 }, () => {
-      if (call === 3) offendedAt = performance.now();
+      if (call === 3) {
+        offendedAt = performance.now();
+        offendedAtMs = Date.now();
+      }
       throw new Error('HTTP 503 Service Unavailable');
     }).catch((error: unknown) => {
       if (error instanceof RunHalted) throw new Error('halted before the 3rd identical call: the breaker tripped early');
     });
   }
   // Poll as an agent would look before its next action, but every event-loop turn.
-  const latency = await new Promise<number | null>((done) => {
+  const sample = await new Promise<Sample | null>((done) => {
     const poll = () => {
       try {
         run.guard();
       } catch (error) {
-        if (error instanceof RunHalted) return done(performance.now() - offendedAt);
+        if (error instanceof RunHalted) return done({ runId: run.id, latencyMs: performance.now() - offendedAt, offendedAtMs, haltedAtMs: Date.now() });
         throw error;
       }
       if (performance.now() - offendedAt > GIVE_UP_MS) return done(null);
@@ -130,5 +165,42 @@ async function loopUntilHalted(fusebox: Fusebox): Promise<number | null> {
     poll();
   });
   run.end('error', 'halted by Fusebox');
-  return latency;
+  return sample;
+}
+
+/** The spans topic stamps records as the broker appends them, so the bench can split the path there. */
+async function stampOnAppend(brokers: string[], topic: string): Promise<void> {
+  const admin = rawKafka(brokers, 'bench-trip-config').admin();
+  await admin.connect();
+  try {
+    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2 /* TOPIC */, name: topic, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }] });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Per measured run: ms from the offending call to its span's append, on to the trip's hand-over, on to RunHalted. */
+async function breakdown(brokers: string[], topics: { spans: string; control: string }, samples: readonly Sample[]): Promise<Map<string, { produce: number; decide: number; deliver: number }>> {
+  const byRun = new Map(samples.map((s) => [s.runId, s]));
+  // The offending span is the run's last tool call (its 3rd identical one).
+  const appendedAt = new Map<string, number>();
+  await scanTopic(brokers, topics.spans, (message) => {
+    if (!message.value) return;
+    const event = spanEventCodec.decode(message.value);
+    if (event.tenantId === TENANT && event.kind === 'tool_call' && byRun.has(event.runId)) appendedAt.set(event.runId, Math.max(appendedAt.get(event.runId) ?? 0, message.timestampMs));
+  });
+  const handedOverAt = new Map<string, number>();
+  await scanTopic(brokers, topics.control, (message) => {
+    if (!message.value) return;
+    const control = controlEventCodec.decode(message.value);
+    if (control.tenantId === TENANT && control.action === 'trip' && control.scope === 'run' && byRun.has(control.target) && !handedOverAt.has(control.target)) handedOverAt.set(control.target, message.timestampMs);
+  });
+  const stages = new Map<string, { produce: number; decide: number; deliver: number }>();
+  for (const [runId, sample] of byRun) {
+    const appended = appendedAt.get(runId);
+    const handedOver = handedOverAt.get(runId);
+    if (appended === undefined || handedOver === undefined) continue;
+    stages.set(runId, { produce: appended - sample.offendedAtMs, decide: handedOver - appended, deliver: sample.haltedAtMs - handedOver });
+  }
+  return stages;
 }
