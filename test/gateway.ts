@@ -23,6 +23,8 @@ export interface GatewayHarness {
   metrics: Metrics;
   key(tenant: string, role: Role): Promise<string>;
   call(key: string | null, request: InjectOptions): Promise<LightMyRequestResponse>;
+  /** Requests the gateway answered on `route` with `status`, from its own /metrics. */
+  answered(method: string, route: string, status: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,11 @@ export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>;
     app, log, topics, prefix, store, follower, metrics,
     key: async (tenant, role) => (await createApiKey(store.client, { tenantId: tenant, role, name: `${role} of ${tenant}`, createdBy: 'test', nowMs: Date.now() })).key,
     call: (key, request) => app.inject({ ...request, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...request.headers } }),
+    async answered(method, route, status) {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = text.split('\n').find((l) => l.startsWith('fusebox_http_request_duration_seconds_count{') && l.includes(`method="${method}"`) && l.includes(`route="${route}"`) && l.includes(`status_code="${status}"`));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    },
     async close() {
       await app.close();
       await follower.stop();
