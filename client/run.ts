@@ -9,6 +9,7 @@ import { canonicalHash } from '../streams/canonical.js';
 import { isStep } from '../streams/detectors/iteration-cap.js';
 import { TAGS_ATTRIBUTE } from '../streams/engine.js';
 import { RejectedEvent, RunHalted } from './errors.js';
+import { randomId } from './ids.js';
 import { emptyRunPolicies, type NextAction, type RunPolicies } from './local-checks.js';
 
 export interface RunOptions {
@@ -231,13 +232,13 @@ export class Run {
   private build(span: Partial<SpanEvent> & Pick<SpanEvent, 'kind' | 'name'>): SpanEvent {
     const endTimeMs = Date.now();
     return {
-      eventId: randomUUID(),
+      eventId: randomId(),
       tenantId: this.host.tenantId,
       agentId: this.agentId,
       runId: this.id,
       parentRunId: this.parentRunId,
       treeId: this.treeId,
-      spanId: randomUUID(),
+      spanId: randomId(),
       parentSpanId: null,
       status: 'unset',
       error: null,
