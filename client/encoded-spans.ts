@@ -11,12 +11,15 @@
  */
 import { parseSchema, spanEventAvsc, spanEventCodec, type SpanEvent } from '../schemas/index.js';
 import type { OutgoingMessage } from '../log/port.js';
+import { NOT_PLAIN, NO_ROOM, writeSpanBody, writesSchema } from './span-writer.js';
 
 /** Bytes of a fresh chunk; a span larger than this gets a chunk of its own size. */
 const CHUNK_BYTES = 256 * 1024;
 const { type: spanType, fingerprint } = parseSchema(spanEventAvsc);
 /** C3 01 and the schema's fingerprint: the single-object header, as schemas/codec.ts writes it. */
 const HEADER = Buffer.concat([Buffer.from([0xc3, 0x01]), fingerprint]);
+/** The hand-written writer (span-writer.ts) only for the schema it was written for. */
+const HAND_WRITTEN = writesSchema(fingerprint.toString('hex'));
 
 interface Chunk {
   readonly bytes: Buffer;
@@ -73,6 +76,7 @@ export function createEncodedSpans() {
         // Did not fit: a new chunk, big enough for this span if it is a giant.
         chunk = newChunk(chunk.bytes.length - chunk.used - end + HEADER.length);
         end = encodeAt(span, chunk.bytes, 0);
+        if (end < 0) throw new Error(`SpanEvent: ${-end} bytes short in a chunk sized for it`); // a bug, never the agent's
       }
       chunk.ends.push(end);
       chunk.partitions.push(partition);
@@ -165,12 +169,18 @@ export function unpack(batch: PackedBatch): OutgoingMessage[] {
 }
 
 /**
- * Writes header and body at `offset`; the end offset, or a negative number when it does not
- * fit. A value the schema refuses is handed to the codec, whose error names the field.
+ * Writes header and body at `offset`; the end offset, or minus the bytes missing when it does
+ * not fit. The plain case by hand (span-writer.ts), the rest by avsc; a value the schema
+ * refuses is handed to the codec, whose error names the field.
  */
 function encodeAt(span: SpanEvent, bytes: Buffer, offset: number): number {
-  if (bytes.length - offset < HEADER.length) return -1;
+  if (bytes.length - offset < HEADER.length) return -HEADER.length;
   HEADER.copy(bytes, offset);
+  if (HAND_WRITTEN) {
+    const end = writeSpanBody(span, bytes, offset + HEADER.length);
+    if (end >= 0) return end;
+    if (end !== NOT_PLAIN && end !== NO_ROOM) throw new Error(`span-writer answered ${end}`);
+  }
   try {
     return spanType.encode(span, bytes, offset + HEADER.length);
   } catch {
