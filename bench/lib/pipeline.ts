@@ -11,8 +11,9 @@ import { startWorker, type WorkerHandle } from './child.js';
 /** Live until stopped, so a generous ceiling: the scenario stops it long before. */
 const LIVE_TIMEOUT_MS = 600_000;
 
-export function startProcessor(ctx: BenchContext, prefix: string, groupId: string, label = 'processor'): WorkerHandle<DrainResult> {
-  return startWorker<DrainResult>('workers/drain.ts', { mode: 'processor', brokers: ctx.brokers, prefix, expected: 0, groupId } satisfies DrainInput, { label, progress: ctx.progress, timeoutMs: LIVE_TIMEOUT_MS });
+/** `clientId` names the instance in the group coordinator's member list (default: the group id). */
+export function startProcessor(ctx: BenchContext, prefix: string, groupId: string, label = 'processor', clientId?: string): WorkerHandle<DrainResult> {
+  return startWorker<DrainResult>('workers/drain.ts', { mode: 'processor', brokers: ctx.brokers, prefix, expected: 0, groupId, ...(clientId ? { clientId } : {}) } satisfies DrainInput, { label, progress: ctx.progress, timeoutMs: LIVE_TIMEOUT_MS });
 }
 
 export function startSink(ctx: BenchContext, prefix: string, groupId: string, chdbPath: string): WorkerHandle<DrainResult> {

@@ -39,6 +39,8 @@ export interface DrainInput {
   chdbPath?: string;
   /** The consumer group to join; default a fresh one of this worker's own. */
   groupId?: string;
+  /** Kafka client id of the processor or sink (default the group id): tells group members apart. */
+  clientId?: string;
   /** Sink only: measure emit-to-queryable latency (freshness.ts). */
   freshness?: boolean;
 }
@@ -172,7 +174,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await joined;
     stopConsumer = () => consumer.disconnect();
   } else {
-    const kafkaLog = createKafkaLog({ brokers: input.brokers, clientId: groupId, log: (line) => tally(line, kafkajsErrors, io) });
+    const kafkaLog = createKafkaLog({ brokers: input.brokers, clientId: input.clientId ?? groupId, log: (line) => tally(line, kafkajsErrors, io) });
     if (input.mode === 'processor') {
       const log = timedLog(kafkaLog, clock, topics.spans);
       const processor = createProcessor({ log, topics, logger: silentLogger, groupId });
