@@ -1,10 +1,50 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createMemoryLog } from '../log/memory.js';
 import { topicNames, topicSpecs } from '../log/topics.js';
 import { controlEventCodec, spanEventCodec } from '../schemas/index.js';
+import { brokers, freshKafka, readAll } from '../test/kafka.js';
 import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable } from './index.js';
 
+/** Runs the fixture agent under tsx, as `npx tsx` runs examples; resolves with its exit and output, or null if it did not end in time. */
+function agentProcess(env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string } | null> {
+  const entry = fileURLToPath(new URL('./__fixtures__/short-lived-agent.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, KAFKA_BROKERS: brokers().join(','), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString(); });
+  child.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-5_000); });
+  return new Promise((done) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); done(null); }, timeoutMs);
+    child.once('exit', (code) => { clearTimeout(timer); done({ code, stdout, stderr }); });
+  });
+}
+
 describe('agent client', () => {
+  it('produces from a thread of its own that ends with close(), and never keeps the process alive by itself', async () => {
+    const { log, topics, prefix } = await freshKafka(3);
+    try {
+      // Loaded through tsx in a process of its own: spans all sent, and the process ends by itself.
+      const closing = await agentProcess({ AGENT_MODE: 'close', AGENT_PREFIX: prefix, SPANS: '450' }, 60_000);
+      expect(closing, 'the agent process did not end after close()').not.toBeNull();
+      expect(closing!.code, closing!.stderr).toBe(0);
+      const result = JSON.parse(closing!.stdout.trim().split('\n').pop()!) as { unsent: number; sent: number; dropped: number; treeId: string };
+      expect(result).toMatchObject({ unsent: 0, dropped: 0, sent: 452 });
+      // The thread alone, never closed: the process still ends once its batch is sent.
+      const forgetting = await agentProcess({ AGENT_MODE: 'thread', AGENT_PREFIX: prefix }, 30_000);
+      expect(forgetting, 'the producer thread kept the process alive').not.toBeNull();
+      expect(forgetting!.code, forgetting!.stderr).toBe(0);
+
+      const spans = (await readAll(log, topics.spans)).map((m) => ({ key: m.key, span: spanEventCodec.decode(m.value!) }));
+      expect(spans.filter((s) => s.span.treeId === result.treeId)).toHaveLength(452);
+      expect(spans.every((s) => s.key === s.span.treeId)).toBe(true);
+      expect(spans.filter((s) => s.span.eventId === 'forgotten-1')).toHaveLength(1);
+    } finally {
+      await log.close();
+    }
+  }, 120_000);
+
   it('fails fast with TransportUnavailable (retriable) when no broker answers', async () => {
     const error = await createFusebox({ tenantId: 't', agentId: 'a', brokers: ['127.0.0.1:1'] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransportUnavailable);
