@@ -65,7 +65,13 @@ export interface StageOutput {
 
 export interface KeyedState {
   /** The key's state as a changelog value (null: a tombstone, the key has no state). */
-  snapshot(key: string): Buffer | null;
+  snapshot?(key: string): Buffer | null;
+  /**
+   * Or, instead of `snapshot`, for state kept in parts: the records that bring the changelog up to
+   * date with what changed of the key since its last cut. Their keys may be the key's parts'
+   * own; they go to the key's partition, and restore receives them as they are.
+   */
+  changes?(key: string): Array<[key: string, value: Buffer | null]>;
   /** Loads one key's newest changelog value (null: tombstone). */
   restore(key: string, value: Buffer | null): void;
   /** Forgets every key `which` selects: the changelog is the truth for them again. */
@@ -100,6 +106,7 @@ export interface TransactionalStageOptions {
 
 export function createTransactionalStage(options: TransactionalStageOptions) {
   const { log, logger, groupId, state } = options;
+  if (!state.snapshot && !state.changes) throw new Error('a stage\'s state needs snapshot or changes');
   const producers = new Map<number, TransactionalProducer>();
   /** Per owned partition: its keys restored and its producer ready (fenced in). */
   const ready = new Map<number, Promise<void>>();
@@ -272,7 +279,11 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     if (!pending || !owned.has(partition) || !positions.has(partition)) return null;
     uncommitted.delete(partition);
     const at = new Map(positions.get(partition)!);
-    const changelog: OutgoingMessage[] = [...pending.touched].map((key) => ({ key, value: state.snapshot(key) }));
+    const changelog: OutgoingMessage[] = [];
+    for (const key of pending.touched) {
+      if (!state.changes) changelog.push({ key, value: state.snapshot!(key) });
+      else for (const [part, value] of state.changes(key)) changelog.push({ key: part, value, partition });
+    }
     changelog.push({ key: POSITION_KEY, value: encodePositions(at), partition });
     const offsets = [...at].map(([topic, next]) => ({ topic, partition, offset: next.toString() }));
     return { epoch: epochOf(partition), entries: [...pending.outputs, [options.changelog, changelog]], offsets, positions: at, onCommits: pending.onCommits };
