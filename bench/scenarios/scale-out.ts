@@ -15,15 +15,21 @@
  *
  * Rebalance pause: three processors run on fresh topics while simulated agents emit a steady
  * 5,000 spans/s through their clients (1 tree in 1,000 looping). This process reads the group's
- * committed offsets of every partition every 50 ms (group-progress.ts): a processor commits
- * offsets inside its transactions, so a partition's offset advancing is its progress. One
- * instance is then stopped, gracefully (`stop()`: it leaves the group) or with SIGKILL (the
- * group waits for its session timeout, 10 s), and the pause is the longest stretch, on any
- * partition, without committed progress that overlaps the time from the stop until every
- * partition has moved again. The same is measured when a replacement instance joins. The
- * longest gap in the seconds before the stop is the baseline. Afterwards the control topic must
- * hold one run trip per looping tree (loop, or failure streak when an earlier call of the same
- * tool failed): none lost or doubled by the moves.
+ * committed offsets of every partition every 50 ms (group-progress.ts): a processor commits the
+ * group's offsets after each transaction, so a partition's offset advancing is its progress.
+ * Before each move the group must be settled: its coordinator (DescribeGroups, each instance
+ * named by its own client id) shows it Stable with exactly the running instances, each owning
+ * partitions, and every partition has moved since. So the instance that leaves provably owns
+ * partitions and has committed on them; one holding none would stall nothing, and the stall its
+ * death causes later (a SIGKILLed member stays listed until its 10 s session timeout, and no
+ * rebalance completes without it) would be booked under the next move. It is stopped gracefully
+ * (`stop()`: it leaves the group) or with SIGKILL; once its process has exited, the group must
+ * settle again without it, and the pause is the longest stretch, on any partition, without
+ * committed progress that overlaps the time from the move until then. A replacement then joins,
+ * measured the same way from its start until the group has settled with it owning partitions.
+ * The longest gap in the seconds between the group settling and the move is the baseline.
+ * Afterwards the control topic must hold one run trip per looping tree (loop, or failure streak
+ * when an earlier call of the same tool failed): none lost or doubled by the moves.
  *
  * Caveats: on 2 cores three processors share the CPU with the broker and the agents, so more
  * instances add coordination, not cores; the figure says what a rebalance costs and whether
@@ -33,6 +39,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { controlEventCodec } from '../../schemas/index.js';
 import type { WorkerHandle } from '../lib/child.js';
+import { groupMembers, settledWith, type GroupMembers } from '../lib/group-members.js';
 import { groupProgress, total, type ProgressSample } from '../lib/group-progress.js';
 import { deleteTopics, freshTopics, PRELOAD, produceRaw, readAll } from '../lib/kafka.js';
 import { startAgents, startProcessor } from '../lib/pipeline.js';
@@ -43,7 +50,7 @@ import { describeKafkajsErrors, TIMELINE_BUCKET_MS, type DrainResult } from '../
 import { sized, type BenchContext, type ScenarioOutput } from './scenario.js';
 
 const PARTITIONS = 6;
-/** Short mode (the whole `--short` run must stay under 3 minutes) leaves two instances out. */
+/** Short mode (the whole `--short` run must stay under 3 minutes) leaves two instances out, and moves once each way. */
 const INSTANCE_COUNTS = { full: [1, 2, 3], short: [1, 3] };
 const PAUSE_LOAD_RATE = 5_000;
 const SAMPLE_EVERY_MS = 50;
@@ -71,7 +78,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   // every count trips the same trees, each once.
   notes.push(`Loop trips on the control topic by instance count (${workload.loopingTrees} looping trees started in the workload; one cut off at its end is not tripped): ${tripsByCount.join('; ')}.`);
 
-  const pauses = await rebalancePauses(ctx, sized(ctx, { graceful: 3, kill: 2 }, { graceful: 1, kill: 0 }));
+  const pauses = await rebalancePauses(ctx, sized(ctx, { graceful: 3, kill: 2 }, { graceful: 1, kill: 1 }));
   figures.push(...pauses.figures);
   notes.push(...pauses.notes);
   return { figures, notes };
@@ -157,13 +164,30 @@ function steadyWindow(timelines: Array<Array<[number, number]>>): { spans: numbe
 
 type Move = 'graceful' | 'kill' | 'join';
 
+/** How long the group may take to settle after a move before the scenario says so and goes on. */
+const SETTLE_TIMEOUT_MS = 40_000;
+
+interface Instance {
+  worker: WorkerHandle<DrainResult>;
+  /** Its Kafka client id: how the group coordinator names it. */
+  id: string;
+  label: string;
+}
+
 async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill: number }): Promise<{ figures: Figure[]; notes: string[] }> {
   const bench = await freshTopics(ctx.brokers, 'scaleout-pause', PARTITIONS);
   const group = `${bench.prefix}-processor`;
   const progress = await groupProgress(ctx.brokers, bench.topics.spans);
-  const live: Array<WorkerHandle<DrainResult>> = [];
+  const members = await groupMembers(ctx.brokers, group, bench.topics.spans);
+  const live: Instance[] = [];
   let started = 0;
-  const launch = () => { started += 1; const w = startProcessor(ctx, bench.prefix, group, `processor #${started}`); live.push(w); return w; };
+  const launch = (): Instance => {
+    started += 1;
+    const instance = { id: `${group}-m${started}`, label: `processor #${started}`, worker: null as unknown as WorkerHandle<DrainResult> };
+    instance.worker = startProcessor(ctx, bench.prefix, group, instance.label, instance.id);
+    live.push(instance);
+    return instance;
+  };
   const agents = startAgents(ctx, 1, { prefix: bench.prefix, rate: PAUSE_LOAD_RATE, clients: 4, runsPerClient: 25, agentsPerTenant: 2, loopEvery: 1_000 });
   const samples: ProgressSample[] = [];
   let sampling = true;
@@ -173,32 +197,68 @@ async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill
       await sleep(SAMPLE_EVERY_MS);
     }
   })();
+  const unsettled: string[] = [];
+  /**
+   * Waits until the coordinator shows the group Stable with exactly the live instances, each
+   * owning partitions (no rebalance pending, no dead member still listed), and then until every
+   * partition's committed offset has moved after that: every owner has committed progress in
+   * this generation. Returns that moment and who owns what (past the timeout: now, noted).
+   */
+  const settled = async (what: string): Promise<{ atMs: number; owners: Map<string, number[]> }> => {
+    const until = Date.now() + SETTLE_TIMEOUT_MS;
+    let last: GroupMembers | null = null;
+    while (Date.now() < until) {
+      last = await members.describe().catch(() => last);
+      if (last && settledWith(last, live.map((i) => i.id))) {
+        const moved = await allAdvancedSince(samples, last.atMs, until - Date.now());
+        if (moved !== null) return { atMs: moved, owners: last.owners };
+        break;
+      }
+      await sleep(SAMPLE_EVERY_MS);
+    }
+    const owners = [...(last?.owners ?? [])].map(([id, ps]) => `${live.find((i) => i.id === id)?.label ?? 'a member no longer running'}: [${ps.join(', ')}]`).join('; ');
+    unsettled.push(`${what}: the group had not settled (all ${live.length} instances owning partitions, every partition moving) within ${SETTLE_TIMEOUT_MS / 1000} s; coordinator: ${last?.state ?? 'no answer'}, ${owners || 'no members'}`);
+    return { atMs: Date.now(), owners: last?.owners ?? new Map() };
+  };
   const measured: Record<Move, number[]> = { graceful: [], kill: [], join: [] };
   const baselines: number[] = [];
   const stopped: DrainResult[] = [];
+  const moveLines: string[] = [];
   try {
     ctx.progress(`rebalance: 3 processors in one group, agents at ${fmt(PAUSE_LOAD_RATE)} spans/s`);
-    await Promise.all([launch().ready, launch().ready, launch().ready, agents.ready()]);
+    await Promise.all([launch().worker.ready, launch().worker.ready, launch().worker.ready, agents.ready()]);
     const moves: Array<'graceful' | 'kill'> = [...Array<'graceful'>(reps.graceful).fill('graceful'), ...Array<'kill'>(reps.kill).fill('kill')];
     for (const [index, move] of moves.entries()) {
-      await sleep(sized(ctx, 3_000, 2_000)); // steady, all partitions moving
-      const t0 = Date.now();
+      // Steady first: settled, then a while of undisturbed progress (the baseline).
+      const calm = await settled(`before move ${index + 1}`);
+      await sleep(sized(ctx, 3_000, 2_000));
+      // The one to leave must provably own partitions and have committed on them, or its move
+      // stalls nothing and the stall it causes later is booked under the next move.
+      const before = await settled(`before move ${index + 1}`);
       const leaving = live.shift()!;
-      if (move === 'graceful') leaving.stop();
-      else leaving.kill();
-      const resumed = await allAdvancedAfter(samples, t0, 40_000);
-      const pause = longestStall(samples, t0, resumed);
-      baselines.push(longestStall(samples, t0 - 3_000, t0 - 1_000));
+      const owned = before.owners.get(leaving.id) ?? [];
+      const t0 = Date.now();
+      if (move === 'graceful') leaving.worker.stop();
+      else leaving.worker.kill();
+      // Gone for good (a graceful one after its last commit) before its successors' progress is looked for.
+      const result = await leaving.worker.result.catch(() => null); // a killed worker reports nothing
+      if (result) stopped.push(result);
+      const resumed = await settled(`after the ${move === 'kill' ? 'SIGKILL' : 'graceful stop'} of ${leaving.label}`);
+      const pause = longestStall(samples, t0, resumed.atMs);
+      // From just after the settling sample: the gap it closed belongs to what came before.
+      baselines.push(longestStall(samples, calm.atMs + 1, before.atMs));
       measured[move].push(pause);
-      ctx.progress(`  ${move === 'kill' ? 'SIGKILL' : 'graceful stop'}: longest stall ${fmt(pause)} ms (baseline before it ${fmt(baselines.at(-1)!)} ms)`);
-      if (move === 'graceful') stopped.push(await leaving.result);
+      const name = move === 'kill' ? 'SIGKILL' : 'graceful stop';
+      ctx.progress(`  ${name} of ${leaving.label} (owned partitions ${owned.join(', ')}): longest stall ${fmt(pause)} ms (baseline before it ${fmt(baselines.at(-1)!)} ms)`);
 
       await sleep(1_000);
       const t1 = Date.now();
-      await launch().ready;
-      const joined = await allAdvancedAfter(samples, Date.now(), 40_000);
-      measured.join.push(longestStall(samples, t1, joined));
-      ctx.progress(`  replacement joined: longest stall ${fmt(measured.join.at(-1)!)} ms`);
+      const joining = launch();
+      await joining.worker.ready;
+      const joined = await settled(`after ${joining.label} joined`);
+      measured.join.push(longestStall(samples, t1, joined.atMs));
+      ctx.progress(`  ${joining.label} joined (owns partitions ${(joined.owners.get(joining.id) ?? []).join(', ')}): longest stall ${fmt(measured.join.at(-1)!)} ms`);
+      moveLines.push(`${name} of ${leaving.label} (it owned partitions ${owned.join(', ') || 'none'}) ${fmt(pause)} ms, then ${joining.label} joined ${fmt(measured.join.at(-1)!)} ms`);
     }
     await sleep(2_000);
     const load = await agents.stop();
@@ -206,8 +266,8 @@ async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill
     const caught = await caughtUp(progress, group, 60_000);
     sampling = false;
     await sampler;
-    for (const w of live) w.stop();
-    stopped.push(...(await Promise.all(live.map((w) => w.result))));
+    for (const { worker } of live) worker.stop();
+    stopped.push(...(await Promise.all(live.map(({ worker }) => worker.result))));
     live.length = 0;
 
     // A looping run is halted by whichever breaker sees it first: the loop detector at its 3rd
@@ -218,14 +278,16 @@ async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill
     const loops = looping.size;
     const byDetector = new Map<string, number>();
     for (const c of controls) byDetector.set(c.reason?.detector ?? '?', (byDetector.get(c.reason?.detector ?? '?') ?? 0) + 1);
+    const settledHow = 'the group settled (coordinator: Stable, every instance owning partitions) and every partition moved again';
     const figures: Figure[] = [
-      latencyFigure('rebalance pause, graceful stop of 1 of 3', distribution(measured.graceful), 'ms', 'longest stall of committed progress on any partition, from the stop until every partition moved again'),
-      latencyFigure('rebalance pause, SIGKILL of 1 of 3', distribution(measured.kill), 'ms', 'the group notices after its session timeout (10 s)'),
-      latencyFigure('rebalance pause, a replacement joins', distribution(measured.join), 'ms', 'from its start until every partition moved again'),
-      latencyFigure('longest stall before a move (baseline)', distribution(baselines), 'ms', `steady ${fmt(PAUSE_LOAD_RATE)} spans/s, 3 instances; sampled every ${SAMPLE_EVERY_MS} ms`),
+      latencyFigure('rebalance pause, graceful stop of 1 of 3', distribution(measured.graceful), 'ms', `longest stall of committed progress on any partition, from the stop of an instance that owned partitions and had committed on them until its process exited, ${settledHow}`),
+      latencyFigure('rebalance pause, SIGKILL of 1 of 3', distribution(measured.kill), 'ms', `the same from a SIGKILL of such an instance; the group notices after its session timeout (10 s)`),
+      latencyFigure('rebalance pause, a replacement joins', distribution(measured.join), 'ms', `from its start until ${settledHow}, with the newcomer owning partitions`),
+      latencyFigure('longest stall before a move (baseline)', distribution(baselines), 'ms', `steady ${fmt(PAUSE_LOAD_RATE)} spans/s, 3 instances, over the seconds between the group settling and the move; sampled every ${SAMPLE_EVERY_MS} ms`),
       figure('looping trees tripped across the moves', trees.size, 'count', `${loops} looping trees emitted; ${controls.length} run trips of theirs on the control topic (${[...byDetector].map(([d, n]) => `${d} ${n}`).join(', ')})`),
     ];
-    const notes: string[] = [];
+    const notes: string[] = [`Rebalance moves, in order: ${moveLines.map((l, i) => `${i + 1}. ${l}`).join('; ')}.`];
+    for (const u of unsettled) notes.push(`${u}: the stall of that move may be booked under the next one.`);
     if (!caught) notes.push('The group had not committed every span 60 s after the agents stopped: trips below may be missing for want of processing, not lost.');
     const untripped = load.flatMap((r) => r.loopTrees).filter((tree) => !trees.has(tree));
     if (trees.size !== loops || controls.length !== trees.size) notes.push(`Across the moves: ${loops} looping trees, ${trees.size} tripped, ${controls.length} run trips on the control topic (a difference is a trip lost or doubled)${untripped.length > 0 ? `; not tripped: ${untripped.join(', ')}` : ''}.`);
@@ -239,24 +301,30 @@ async function rebalancePauses(ctx: BenchContext, reps: { graceful: number; kill
   } finally {
     sampling = false;
     agents.kill();
-    for (const w of live) w.kill();
+    for (const { worker } of live) worker.kill();
     await progress.close().catch(() => {});
+    await members.close().catch(() => {});
     await bench.log.close();
     await deleteTopics(ctx.brokers, bench.topics);
   }
 }
 
-/** When every partition's committed offset has moved past where it was at `fromMs` (or the timeout). */
-async function allAdvancedAfter(samples: ProgressSample[], fromMs: number, timeoutMs: number): Promise<number> {
+/**
+ * When every partition's committed offset has moved past where a sample requested after
+ * `fromMs` found it (null past the timeout). Only answers to requests sent after `fromMs` can
+ * show progress made after it: comparing with an older sample would count a commit that landed
+ * just before `fromMs` (a leaving member's last one) as progress after it.
+ */
+async function allAdvancedSince(samples: ProgressSample[], fromMs: number, timeoutMs: number): Promise<number | null> {
   const until = Date.now() + timeoutMs;
+  const offsets = (s: ProgressSample) => Object.values(s.committed)[0]!;
   while (Date.now() < until) {
-    // Only answers to requests sent after `fromMs` can show progress made after it.
-    const before = samples.filter((s) => s.atMs <= fromMs).at(-1);
+    const before = samples.find((s) => s.startedAtMs > fromMs);
     const now = samples.at(-1);
-    if (before && now && now.startedAtMs > fromMs && now.committed[Object.keys(now.committed)[0]!]!.every((o, p) => o > before.committed[Object.keys(before.committed)[0]!]![p]!)) return now.atMs;
+    if (before && now && now !== before && offsets(now).every((o, p) => o > offsets(before)[p]!)) return now.atMs;
     await sleep(SAMPLE_EVERY_MS);
   }
-  return Date.now();
+  return null;
 }
 
 /**
