@@ -12,11 +12,17 @@
  *   that happened to cross the line, so replays, duplicates and reordering within the lateness
  *   bound yield the same decision with the same id.
  * - Spend and step counters never reset; a reset clears only the patterns (loop, streaks).
+ * - Finished trees are evicted (`evictIdle`): a tree whose runs all ended and that has been idle,
+ *   in event time, longer than `retentionMs` keeps only its summary (spend, tokens, breakers,
+ *   counters of the tree), so a late event neither restarts the budget from zero nor re-opens a
+ *   breaker; summaries are dropped after `summaryRetentionMs` idle.
+ * - The engine records what changed per tree (`changes`): the changelog writes only that.
  */
 import { createHash } from 'node:crypto';
 import type { BreakerEvent, ControlEvent, SpanEvent } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
 import { DETECTORS, type Detector, type DetectorName, type Finding } from './detectors/index.js';
+import { LATENESS_MS, MAX_WINDOW_MS } from './detectors/cost-velocity.js';
 import { isStep } from './detectors/iteration-cap.js';
 import { builtinPolicies, type Governing, type PolicySource, type Subject } from './policies.js';
 
@@ -26,6 +32,20 @@ export const TAGS_ATTRIBUTE = 'fusebox.agent.tags';
 /** Detectors whose state is a pattern that a reset forgives; counters are never forgiven. */
 const PATTERN_DETECTORS: ReadonlySet<DetectorName> = new Set(['loop', 'failure_streak']);
 
+/**
+ * Tree-scope states that are running totals: an evicted tree keeps them. Windowed ones
+ * (cost_velocity) hold nothing an event within the lateness bound could still fall beside,
+ * as long as the retention is at least the longest window plus that bound (the default).
+ */
+const CUMULATIVE_TREE_DETECTORS: ReadonlySet<DetectorName> = new Set(['tree_budget']);
+
+/** Default idle time (event time) before a finished tree is evicted: the longest velocity window plus the lateness bound. */
+export const DEFAULT_RETENTION_MS = MAX_WINDOW_MS + LATENESS_MS;
+/** Default idle time before an evicted tree's summary is dropped too. */
+export const DEFAULT_SUMMARY_RETENTION_MS = 7 * 24 * 3_600_000;
+/** Default idle time after which runs that never sent run_end (a crashed agent) count as ended. */
+export const DEFAULT_ABANDONED_AFTER_MS = 24 * 3_600_000;
+
 export interface RunLedger {
   agentId: string;
   tags: readonly string[];
@@ -33,6 +53,8 @@ export interface RunLedger {
   steps: number;
   costMicros: number;
   states: Partial<Record<DetectorName, unknown>>;
+  /** A run_end was folded: the run will send nothing more (a late event may still come). */
+  ended: boolean;
 }
 
 export interface BreakerRecord {
@@ -52,16 +74,38 @@ export interface TreeLedger {
   states: Partial<Record<DetectorName, unknown>>;
   /** Keyed `scope:target` (run or tree). Absent means closed, episode 0. */
   breakers: Map<string, BreakerRecord>;
-  /** Fingerprints of the event ids already folded, so a redelivered event changes nothing. Bounded. */
-  seen: Set<string>;
+  /** Fingerprints of the event ids already folded, oldest first, so a redelivered event changes nothing. Bounded. */
+  seen: Set<number>;
+  /** The newest event time folded into the tree: how long it has been idle. */
+  lastEventMs: number;
+}
+
+/** What an evicted tree keeps: enough that a late event neither restarts its budget nor its breakers. */
+export interface TreeSummary {
+  tenantId: string;
+  treeId: string;
+  costMicros: number;
+  tokens: number;
+  lastEventMs: number;
+  /** Only the cumulative tree states (CUMULATIVE_TREE_DETECTORS). */
+  states: Partial<Record<DetectorName, unknown>>;
+  breakers: Map<string, BreakerRecord>;
 }
 
 /**
- * 64 bits of an event id (two FNV-1a variants), as 16 hex chars: the dedup window travels in
- * every state snapshot, so it holds fingerprints rather than whole ids (a UUID is 36 chars).
- * Within a window of a few hundred ids per tree a collision is a 1-in-10^14 event.
+ * What changed of a tree since the last `changes` call: the live tree and its changed runs
+ * (null: the run is gone), or, for an evicted tree, its summary (null: nothing is left).
  */
-export function eventFingerprint(eventId: string): string {
+export type TreeChanges =
+  | { treeId: string; tree: Readonly<TreeLedger>; summary: null; runs: Array<[runId: string, run: Readonly<RunLedger> | null]> }
+  | { treeId: string; tree: null; summary: Readonly<TreeSummary> | null; runs: Array<[runId: string, run: null]> };
+
+/**
+ * 53 bits of an event id (two FNV-1a variants), as a number: the dedup window travels in the
+ * changelog (8 bytes an id) and sits in memory as a Set of numbers, not strings. Within a window
+ * of a few hundred ids per tree a collision is a 1-in-10^13 event.
+ */
+export function eventFingerprint(eventId: string): number {
   let a = 0x811c9dc5;
   let b = 0x01000193 ^ eventId.length;
   for (let i = 0; i < eventId.length; i++) {
@@ -69,7 +113,12 @@ export function eventFingerprint(eventId: string): string {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
   }
-  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
+  return fingerprintOf(a >>> 0, b >>> 0);
+}
+
+/** The 53-bit fingerprint from the two 32-bit halves (also how v1 snapshots' hex fingerprints convert). */
+function fingerprintOf(a: number, b: number): number {
+  return a * 2 ** 21 + (b >>> 11);
 }
 
 export interface Outcome {
@@ -83,9 +132,19 @@ export interface EngineOptions {
   policies?: PolicySource;
   /** Event ids remembered per tree for deduplication (a client's retried batch arrives close by). */
   dedupeWindow?: number;
+  /** Idle time (event time) after which a tree whose runs all ended is evicted. */
+  retentionMs?: number;
+  /** Idle time after which an evicted tree's summary is dropped as well. */
+  summaryRetentionMs?: number;
+  /** Idle time after which runs without a run_end count as ended. */
+  abandonedAfterMs?: number;
 }
 
-/** A tree's whole state as plain JSON-able data: what the processor's changelog stores. */
+/**
+ * A tree's whole state as plain JSON-able data (tests compare and copy it). `seen` holds the
+ * fingerprints as numbers; the processor's first changelog layout (v1) had them as 16 hex chars,
+ * which `load` still reads.
+ */
 export interface TreeSnapshot {
   v: 1;
   tenantId: string;
@@ -95,7 +154,8 @@ export interface TreeSnapshot {
   runs: Array<[string, RunLedger]>;
   states: Partial<Record<DetectorName, unknown>>;
   breakers: Array<[string, BreakerRecord]>;
-  seen: string[];
+  seen: Array<number | string>;
+  lastEventMs?: number;
 }
 
 const NOTHING: Outcome = Object.freeze({ controls: [], audits: [], duplicate: false }) as unknown as Outcome;
@@ -104,12 +164,29 @@ const DUPLICATE: Outcome = Object.freeze({ controls: [], audits: [], duplicate: 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
   const dedupeWindow = options.dedupeWindow ?? 256;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const summaryRetentionMs = options.summaryRetentionMs ?? DEFAULT_SUMMARY_RETENTION_MS;
+  const abandonedAfterMs = options.abandonedAfterMs ?? DEFAULT_ABANDONED_AFTER_MS;
   const trees = new Map<string, TreeLedger>();
+  const summaries = new Map<string, TreeSummary>();
+  /** Per tree, the runs changed (or gone) since its last `changes` call. */
+  const dirty = new Map<string, Set<string>>();
+
+  function markRun(treeId: string, runId: string): void {
+    let runs = dirty.get(treeId);
+    if (!runs) dirty.set(treeId, (runs = new Set()));
+    runs.add(runId);
+  }
 
   function treeLedger(tenantId: string, treeId: string): TreeLedger {
     let tree = trees.get(treeId);
     if (!tree) {
-      tree = { tenantId, treeId, costMicros: 0, tokens: 0, runs: new Map(), states: {}, breakers: new Map(), seen: new Set() };
+      // A late event (or control) for an evicted tree carries on from its summary.
+      const summary = summaries.get(treeId);
+      summaries.delete(treeId);
+      tree = summary
+        ? { tenantId: summary.tenantId, treeId, costMicros: summary.costMicros, tokens: summary.tokens, runs: new Map(), states: summary.states, breakers: summary.breakers, seen: new Set(), lastEventMs: summary.lastEventMs }
+        : { tenantId, treeId, costMicros: 0, tokens: 0, runs: new Map(), states: {}, breakers: new Map(), seen: new Set(), lastEventMs: 0 };
       trees.set(treeId, tree);
     }
     return tree;
@@ -121,14 +198,17 @@ export function createEngine(options: EngineOptions = {}) {
     const fingerprint = eventFingerprint(event.eventId);
     if (tree.seen.has(fingerprint)) return null;
     tree.seen.add(fingerprint);
-    if (tree.seen.size > dedupeWindow) tree.seen.delete(tree.seen.values().next().value as string);
+    if (tree.seen.size > dedupeWindow) tree.seen.delete(tree.seen.values().next().value as number);
+    if (event.endTimeMs > tree.lastEventMs) tree.lastEventMs = event.endTimeMs;
 
     let run = tree.runs.get(event.runId);
     if (!run) {
       const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
-      run = { agentId: event.agentId, tags, steps: 0, costMicros: 0, states: {} };
+      run = { agentId: event.agentId, tags, steps: 0, costMicros: 0, states: {}, ended: false };
       tree.runs.set(event.runId, run);
     }
+    markRun(event.treeId, event.runId);
+    if (event.kind === 'run_end') run.ended = true;
     const cost = event.costMicros ?? 0;
     if (isStep(event.kind)) run.steps += 1;
     run.costMicros += cost;
@@ -177,6 +257,15 @@ export function createEngine(options: EngineOptions = {}) {
     return outcome ?? NOTHING;
   }
 
+  /** A tree idle long enough, whose runs all ended (or went quiet for good), leaves only its summary. */
+  function evictable(tree: TreeLedger, highWaterMs: number): boolean {
+    const idle = highWaterMs - tree.lastEventMs;
+    if (idle <= retentionMs) return false;
+    if (idle > abandonedAfterMs) return true;
+    for (const run of tree.runs.values()) if (!run.ended) return false;
+    return true;
+  }
+
   return {
     /** Evolve and decide: the live path. */
     apply(event: SpanEvent): Outcome {
@@ -198,8 +287,9 @@ export function createEngine(options: EngineOptions = {}) {
     control(event: ControlEvent): boolean {
       if ((event.scope !== 'run' && event.scope !== 'tree') || event.treeId === null) return false;
       if (event.action !== 'kill' && event.action !== 'reset') return false;
+      const known = trees.get(event.treeId) ?? summaries.get(event.treeId);
+      if (known && known.tenantId !== event.tenantId) return false; // never let one tenant steer another's tree
       const tree = treeLedger(event.tenantId, event.treeId);
-      if (tree.tenantId !== event.tenantId) return false; // never let one tenant steer another's tree
       const key = `${event.scope}:${event.target}`;
       const record = tree.breakers.get(key) ?? { breaker: closedBreaker(), episode: 0, warned: [] };
       if (event.action === 'kill') {
@@ -210,15 +300,57 @@ export function createEngine(options: EngineOptions = {}) {
         record.breaker = move(record.breaker, 'reset', event.timeMs);
         record.episode += 1;
         record.warned = [];
-        const runs = event.scope === 'run' ? [tree.runs.get(event.target)].filter((r): r is RunLedger => r !== undefined) : [...tree.runs.values()];
-        for (const run of runs) for (const name of PATTERN_DETECTORS) delete run.states[name];
+        const runIds = event.scope === 'run' ? (tree.runs.has(event.target) ? [event.target] : []) : [...tree.runs.keys()];
+        for (const runId of runIds) {
+          const run = tree.runs.get(runId)!;
+          for (const name of PATTERN_DETECTORS) delete run.states[name];
+          markRun(tree.treeId, runId);
+        }
       }
       tree.breakers.set(key, record);
       return true;
     },
 
+    /**
+     * Evicts the trees `which` selects that finished and have been idle longer than the
+     * retention, as of `highWaterMs` (the newest event time of their partition: event time,
+     * never the wall clock), keeping their summaries; drops summaries idle past their own
+     * retention. Returns the trees changed, whose changelog records must now be written.
+     */
+    evictIdle(highWaterMs: number, which: (treeId: string) => boolean = () => true): string[] {
+      const changed: string[] = [];
+      for (const tree of trees.values()) {
+        if (!evictable(tree, highWaterMs) || !which(tree.treeId)) continue;
+        trees.delete(tree.treeId);
+        for (const runId of tree.runs.keys()) markRun(tree.treeId, runId);
+        const states: TreeSummary['states'] = {};
+        for (const name of CUMULATIVE_TREE_DETECTORS) if (tree.states[name] !== undefined) states[name] = tree.states[name];
+        summaries.set(tree.treeId, { tenantId: tree.tenantId, treeId: tree.treeId, costMicros: tree.costMicros, tokens: tree.tokens, lastEventMs: tree.lastEventMs, states, breakers: tree.breakers });
+        changed.push(tree.treeId);
+      }
+      for (const summary of summaries.values()) {
+        if (highWaterMs - summary.lastEventMs <= summaryRetentionMs || !which(summary.treeId)) continue;
+        summaries.delete(summary.treeId);
+        if (!changed.includes(summary.treeId)) changed.push(summary.treeId);
+      }
+      return changed;
+    },
+
+    /** What changed of the tree since the last call (and forgets that it changed): what the changelog writes. */
+    changes(treeId: string): TreeChanges {
+      const runIds = dirty.get(treeId);
+      dirty.delete(treeId);
+      const tree = trees.get(treeId);
+      if (tree) return { treeId, tree, summary: null, runs: runIds ? [...runIds].map((id) => [id, tree.runs.get(id) ?? null]) : [] };
+      return { treeId, tree: null, summary: summaries.get(treeId) ?? null, runs: runIds ? [...runIds].map((id) => [id, null]) : [] };
+    },
+
     tree(treeId: string): Readonly<TreeLedger> | undefined {
       return trees.get(treeId);
+    },
+
+    summary(treeId: string): Readonly<TreeSummary> | undefined {
+      return summaries.get(treeId);
     },
 
     /** The tree's state as data (a deep copy: later events do not change it). */
@@ -227,30 +359,43 @@ export function createEngine(options: EngineOptions = {}) {
       return tree ? structuredClone(asSnapshot(tree)) : undefined;
     },
 
-    /** The tree's state as JSON, with no intermediate copy: what the changelog stores. */
-    snapshotJson(treeId: string): string | undefined {
-      const tree = trees.get(treeId);
-      return tree ? JSON.stringify(asSnapshot(tree)) : undefined;
-    },
-
-    /** Replaces a tree's state with a snapshot (restoring from the changelog). */
+    /**
+     * Replaces a tree's state with a whole snapshot (restoring from the changelog's v1 layout):
+     * every run counts as changed, so the next changes write the tree out whole in parts.
+     */
     load(snapshot: TreeSnapshot): void {
       const copy = structuredClone(snapshot);
-      trees.set(copy.treeId, {
-        tenantId: copy.tenantId,
-        treeId: copy.treeId,
-        costMicros: copy.costMicros,
-        tokens: copy.tokens,
-        runs: new Map(copy.runs),
-        states: copy.states,
-        breakers: new Map(copy.breakers),
-        seen: new Set(copy.seen),
-      });
+      const seen = copy.seen.map((f) => (typeof f === 'number' ? f : fingerprintOf(parseInt(f.slice(0, 8), 16), parseInt(f.slice(8, 16), 16))));
+      const runs = new Map(copy.runs.map(([id, run]) => [id, { ...run, ended: run.ended ?? false }]));
+      const lastEventMs = copy.lastEventMs ?? 0;
+      summaries.delete(copy.treeId);
+      trees.set(copy.treeId, { tenantId: copy.tenantId, treeId: copy.treeId, costMicros: copy.costMicros, tokens: copy.tokens, runs, states: copy.states, breakers: new Map(copy.breakers), seen: new Set(seen), lastEventMs });
+      for (const runId of runs.keys()) markRun(copy.treeId, runId);
     },
 
-    /** Drops trees (all, or those `which` selects): their state is no longer this engine's. */
+    /** Restores a tree's own record (the changelog's v2 layout); its runs come apart, in any order. */
+    loadTree(head: Omit<TreeLedger, 'runs'>): void {
+      const runs = trees.get(head.treeId)?.runs ?? new Map<string, RunLedger>();
+      summaries.delete(head.treeId);
+      trees.set(head.treeId, { ...head, runs });
+    },
+
+    /** Restores one run's record; before its tree's record arrives the tree is a placeholder. */
+    loadRun(treeId: string, runId: string, run: RunLedger): void {
+      treeLedger('', treeId).runs.set(runId, run);
+    },
+
+    /** Restores an evicted tree's summary. */
+    loadSummary(summary: TreeSummary): void {
+      trees.delete(summary.treeId);
+      summaries.set(summary.treeId, summary);
+    },
+
+    /** Drops trees and summaries (all, or those `which` selects): their state is no longer this engine's. */
     forget(which: (treeId: string) => boolean = () => true): void {
       for (const treeId of [...trees.keys()]) if (which(treeId)) trees.delete(treeId);
+      for (const treeId of [...summaries.keys()]) if (which(treeId)) summaries.delete(treeId);
+      for (const treeId of [...dirty.keys()]) if (which(treeId)) dirty.delete(treeId);
     },
 
     treeIds(): string[] {
@@ -259,6 +404,10 @@ export function createEngine(options: EngineOptions = {}) {
 
     get treeCount(): number {
       return trees.size;
+    },
+
+    get summaryCount(): number {
+      return summaries.size;
     },
   };
 }
@@ -277,6 +426,7 @@ function asSnapshot(tree: TreeLedger): TreeSnapshot {
     states: tree.states,
     breakers: [...tree.breakers],
     seen: [...tree.seen],
+    lastEventMs: tree.lastEventMs,
   };
 }
 

@@ -113,3 +113,100 @@ describe('engine snapshots', () => {
     expect(engine.treeIds()).toEqual([]);
   });
 });
+
+describe('engine changes (what the changelog writes)', () => {
+  it('names only the runs an event changed, once', () => {
+    const engine = createEngine();
+    engine.apply(span({ kind: 'run_start', name: 'a', runId: 'a', treeId: 't' }));
+    engine.apply(span({ kind: 'run_start', name: 'b', runId: 'b', treeId: 't' }));
+    expect(engine.changes('t').runs.map(([id]) => id)).toEqual(['a', 'b']);
+    engine.apply(toolCall('search', 'h', {}, { runId: 'b', treeId: 't' }));
+    const changes = engine.changes('t');
+    expect(changes.tree?.treeId).toBe('t');
+    expect(changes.runs.map(([id]) => id)).toEqual(['b']);
+    expect(engine.changes('t').runs).toEqual([]);
+  });
+
+  it('a tree reset changes every run (their patterns are forgiven)', () => {
+    const engine = createEngine();
+    [loopCall(), loopCall(), loopCall()].forEach((e) => engine.apply(e));
+    engine.apply(span({ kind: 'run_start', name: 'x', runId: 'run-2' }));
+    engine.changes('run-1');
+    engine.control(control({ scope: 'tree', action: 'kill' }));
+    expect(engine.changes('run-1').runs).toEqual([]); // a kill changes only the tree's breakers
+    engine.control(control({ scope: 'tree', action: 'reset' }));
+    expect(engine.changes('run-1').runs.map(([id]) => id).sort()).toEqual(['run-1', 'run-2']);
+  });
+});
+
+describe('engine eviction (event time)', () => {
+  const HOUR = 3_600_000;
+  const t0 = 1_700_000_000_000;
+  const at = (ms: number, over: Parameters<typeof span>[0]) => span({ startTimeMs: ms - 100, endTimeMs: ms, ...over });
+  const finished = (engine: ReturnType<typeof createEngine>, treeId: string, cost = 0) => {
+    engine.apply(at(t0, { kind: 'run_start', name: 'task', treeId, runId: treeId }));
+    engine.apply(at(t0 + 1000, { kind: 'llm_call', name: 'chat', treeId, runId: treeId, costMicros: cost }));
+    engine.apply(at(t0 + 2000, { kind: 'run_end', name: 'task', treeId, runId: treeId }));
+  };
+
+  it('evicts a finished tree only once idle longer than the retention, measured from its newest event', () => {
+    const engine = createEngine({ retentionMs: HOUR });
+    finished(engine, 't');
+    expect(engine.evictIdle(t0 + 2000 + HOUR)).toEqual([]); // exactly at the retention: kept
+    expect(engine.evictIdle(t0 + 2001 + HOUR)).toEqual(['t']);
+    expect(engine.tree('t')).toBeUndefined();
+    expect(engine.summary('t')).toMatchObject({ tenantId: 'tenant-a', lastEventMs: t0 + 2000 });
+  });
+
+  it('keeps a tree with a run still going, until it counts as abandoned', () => {
+    const engine = createEngine({ retentionMs: HOUR, abandonedAfterMs: 24 * HOUR });
+    engine.apply(at(t0, { kind: 'run_start', name: 'task', treeId: 't', runId: 't' }));
+    expect(engine.evictIdle(t0 + 2 * HOUR)).toEqual([]);
+    expect(engine.evictIdle(t0 + 24 * HOUR + 1)).toEqual(['t']);
+  });
+
+  it('evicts only the trees `which` selects (the partition being swept)', () => {
+    const engine = createEngine({ retentionMs: HOUR });
+    finished(engine, 'a');
+    finished(engine, 'b');
+    expect(engine.evictIdle(t0 + 2 * HOUR, (id) => id === 'b')).toEqual(['b']);
+    expect(engine.treeIds()).toEqual(['a']);
+  });
+
+  it('a late event for an evicted tree carries on its budget and its open breakers', () => {
+    const book = createPolicyBook();
+    book.apply('budget', policy({ policyId: 'budget', detector: 'tree_budget', params: { maxMicros: '1000' } }));
+    const engine = createEngine({ policies: book, retentionMs: HOUR });
+    finished(engine, 't', 800);
+    engine.control(control({ scope: 'run', target: 't', treeId: 't', action: 'kill' }));
+    engine.evictIdle(t0 + 2 * HOUR);
+    const late = engine.apply(at(t0 + 2 * HOUR, { kind: 'llm_call', name: 'chat', treeId: 't', runId: 'other', costMicros: 300 }));
+    expect(engine.tree('t')?.costMicros).toBe(1100);
+    expect(late.controls.map((c) => c.reason?.detector)).toEqual(['tree_budget']); // 1100 > 1000: not a fresh budget from zero
+    expect(engine.tree('t')?.breakers.get('run:t')?.breaker.state).toBe('open');
+    expect(engine.summary('t')).toBeUndefined();
+  });
+
+  it('eviction changes: the summary, and a tombstone for every run; a dropped summary leaves nothing', () => {
+    const engine = createEngine({ retentionMs: HOUR, summaryRetentionMs: 24 * HOUR });
+    finished(engine, 't');
+    engine.changes('t');
+    engine.evictIdle(t0 + 2 * HOUR);
+    const evicted = engine.changes('t');
+    expect(evicted.tree).toBeNull();
+    expect(evicted.summary?.treeId).toBe('t');
+    expect(evicted.runs).toEqual([['t', null]]);
+    expect(engine.evictIdle(t0 + 24 * HOUR + 2000)).toEqual([]); // exactly at the summary retention
+    expect(engine.evictIdle(t0 + 24 * HOUR + 2001)).toEqual(['t']);
+    expect(engine.changes('t')).toEqual({ treeId: 't', tree: null, summary: null, runs: [] });
+    expect(engine.summaryCount).toBe(0);
+  });
+
+  it('forget drops summaries too', () => {
+    const engine = createEngine({ retentionMs: HOUR });
+    finished(engine, 't');
+    engine.evictIdle(t0 + 2 * HOUR);
+    engine.forget();
+    expect(engine.summaryCount).toBe(0);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { encodeChanges } from '../../services/processor/state-changelog.js';
 import { createEngine } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { workload } from '../../test/workload.js';
@@ -32,7 +33,7 @@ export const run: ScenarioRun = async (ctx) => {
   for (const event of events) engine.apply(event);
   events.length = 0; // the workload goes: only the engine's state stays reachable
   let snapshotBytes = 0;
-  for (const id of engine.treeIds()) snapshotBytes += Buffer.byteLength(engine.snapshotJson(id)!);
+  for (const id of engine.treeIds()) for (const [key, value] of encodeChanges(engine.changes(id))) snapshotBytes += key.length + (value?.length ?? 0);
   const treeCount = engine.treeCount;
   const withEngine = heapAfterGc();
   engine = null; // and then the engine too: the difference is what it held

@@ -15,6 +15,7 @@ import { brokers, drained, freshKafka, progressed, readAll } from '../../test/ka
 import { kill9, killAll, startService } from '../../test/processes.js';
 import { workload, type Workload } from '../../test/workload.js';
 import { POSITION_KEY } from '../transactional-stage.js';
+import { decodeRecord } from './state-changelog.js';
 
 const logs: EventLog[] = [];
 afterEach(killAll);
@@ -86,8 +87,16 @@ async function scenario(options: { partitions: number; instances: number; kills:
 
   const controls = (await readAll(log, topics.control)).map((m) => controlEventCodec.decode(m.value!));
   const audits = (await readAll(log, topics.audit)).map((m) => breakerEventCodec.decode(m.value!));
-  const state = new Map<string, TreeSnapshot>();
-  for (const m of await readAll(log, topics.processorState)) if (m.key !== POSITION_KEY) state.set(m.key!, JSON.parse(m.value!.toString()) as TreeSnapshot);
+  // The committed changelog, newest record per key, loaded as a restoring processor would.
+  const newest = new Map<string, Buffer | null>();
+  for (const m of await readAll(log, topics.processorState)) if (m.key !== POSITION_KEY) newest.set(m.key!, m.value);
+  const restored = createEngine();
+  for (const [key, value] of newest) {
+    const record = decodeRecord(key, value);
+    if (record?.kind === 'tree') restored.loadTree(record.tree);
+    else if (record?.kind === 'run') restored.loadRun(record.treeId, record.runId, record.run);
+  }
+  const state = new Map<string, TreeSnapshot>(restored.treeIds().map((id) => [id, restored.snapshot(id)!]));
   return { load, controls, audits, state, killsUnderLoad };
 }
 

@@ -8,12 +8,19 @@
  * and warnings (control topic), their audit records (audit topic), dead letters, run signals
  * for the agent stage (agent-signals, keyed by agent) and spend summaries for the tenant stage
  * (tenant-spend, keyed by tenant) — each only for tenants with a policy for that stage —, and
- * the state of every tree touched with the input positions it reflects (processor-state
- * changelog).
+ * what changed of every tree touched, with the input positions it reflects (processor-state
+ * changelog, ./state-changelog.ts).
+ *
+ * Finished trees are evicted from memory once idle longer than the retention in EVENT time:
+ * the newest span end time of their partition (a partition's spans arrive roughly in time
+ * order, and a replay evicts alike), swept at most once a minute of that time. An evicted
+ * tree's summary and its runs' tombstones go out in the same transaction as the span that
+ * moved the time on.
  */
+import { partitionForKey } from '../../log/partitioner.js';
 import type { LogBatch, OutgoingMessage } from '../../log/port.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, tenantSpendCodec, type AgentSignal, type SpanEvent, type TenantSpend } from '../../schemas/index.js';
-import { createEngine, type Engine } from '../../streams/engine.js';
+import { createEngine, type Engine, type EngineOptions } from '../../streams/engine.js';
 import { AGENT_BREAKER } from '../../streams/agent-breaker.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { TENANT_COST_VELOCITY } from '../../streams/tenant-velocity.js';
@@ -23,10 +30,16 @@ import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
-import { decodeSnapshot } from './state-changelog.js';
+import { decodeRecord, encodeChanges } from './state-changelog.js';
 import type { StageServiceOptions } from '../stage-service.js';
 
-export type ProcessorOptions = StageServiceOptions;
+export interface ProcessorOptions extends StageServiceOptions {
+  /** When finished trees leave memory (event time); the engine's defaults otherwise. */
+  eviction?: Pick<EngineOptions, 'retentionMs' | 'summaryRetentionMs' | 'abandonedAfterMs'>;
+}
+
+/** Event time between two eviction sweeps of a partition: a sweep looks at every tree in memory. */
+const SWEEP_EVERY_MS = 60_000;
 
 export interface ProcessorStats {
   spans: number;
@@ -34,6 +47,8 @@ export interface ProcessorStats {
   warnings: number;
   controlsApplied: number;
   deadLettered: number;
+  /** Trees evicted from memory (summaries kept), and summaries dropped. */
+  treesEvicted: number;
 }
 
 /** What the agent stage learns of a span: a run starting or ending. */
@@ -49,10 +64,29 @@ export function createProcessor(options: ProcessorOptions) {
   const { log, topics, logger } = options;
   const groupId = options.groupId ?? 'fusebox-processor';
   const book = options.policies ?? createPolicyBook();
-  const engine: Engine = createEngine({ policies: book });
+  const engine: Engine = createEngine({ policies: book, ...options.eviction });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
   const pricing = createPricing(log, topics.prices, logger.child('prices'));
-  const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0 };
+  const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0, treesEvicted: 0 };
+  let partitions = 0;
+  /** Per partition, the newest span end time folded, and where its last eviction sweep was. */
+  const highWater = new Map<number, number>();
+  const sweptAt = new Map<number, number>();
+
+  /** Evicts the partition's idle finished trees, if its event time moved on enough since the last sweep. */
+  function sweep(partition: number, touched: Set<string>): void {
+    const now = highWater.get(partition) ?? 0;
+    const last = sweptAt.get(partition);
+    if (last === undefined) {
+      sweptAt.set(partition, now); // a fresh (or restored) partition waits a period before its first sweep
+      return;
+    }
+    if (now - last < SWEEP_EVERY_MS) return;
+    sweptAt.set(partition, now);
+    const evicted = engine.evictIdle(now, (treeId) => partitionForKey(treeId, partitions) === partition);
+    for (const treeId of evicted) touched.add(treeId);
+    stats.treesEvicted += evicted.length;
+  }
 
   function handle(batch: LogBatch): StageOutput {
     const controls: OutgoingMessage[] = [];
@@ -77,6 +111,7 @@ export function createProcessor(options: ProcessorOptions) {
         const { event } = decoded;
         spans += 1;
         touched.add(event.treeId);
+        if (event.endTimeMs > (highWater.get(batch.partition) ?? 0)) highWater.set(batch.partition, event.endTimeMs);
         // The agent and tenant stages act only for tenants with their policies, and every
         // partition a transaction writes to costs a commit marker: send them nothing else.
         const tenantVelocity = book.governs(event.tenantId, TENANT_COST_VELOCITY);
@@ -105,6 +140,7 @@ export function createProcessor(options: ProcessorOptions) {
           logger.info(audit.action === 'warn' ? 'breaker warning' : 'breaker tripped', { detector: audit.detector, scope: audit.scope, target: audit.target, observed: audit.observed, threshold: audit.threshold, tenant: audit.tenantId, policy: audit.policyId });
         }
       }
+      sweep(batch.partition, touched);
     } else {
       for (const message of batch.messages) {
         const event = dead.decode(controlEventCodec, message);
@@ -137,11 +173,16 @@ export function createProcessor(options: ProcessorOptions) {
     changelog: topics.processorState,
     handle,
     state: {
-      snapshot: (treeId) => Buffer.from(engine.snapshotJson(treeId)!),
-      restore: (treeId, value) => {
-        const snapshot = decodeSnapshot(treeId, value);
-        if (snapshot) engine.load(snapshot);
+      changes: (treeId) => encodeChanges(engine.changes(treeId)),
+      // A tombstone loads nothing: the partition's state was forgotten before its restore.
+      restore: (key, value) => {
+        const record = decodeRecord(key, value);
+        if (record?.kind === 'tree') engine.loadTree(record.tree);
+        else if (record?.kind === 'run') engine.loadRun(record.treeId, record.runId, record.run);
+        else if (record?.kind === 'summary') engine.loadSummary(record.summary);
+        else if (record?.kind === 'snapshot') engine.load(record.snapshot);
       },
+      // The partitions' high-water times stay: event time only moves on, whoever held it meanwhile.
       forget: (which) => engine.forget(which),
     },
   });
@@ -152,6 +193,7 @@ export function createProcessor(options: ProcessorOptions) {
     lag: () => stage.lag(),
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
+      partitions = await log.partitionCount(topics.spans);
       await Promise.all([policyFeed.start(), pricing.start()]);
       await stage.start();
     },

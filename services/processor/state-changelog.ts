@@ -1,28 +1,150 @@
 /**
- * The processor's state changelog: one compacted record per spawn tree (key = tree id), the
- * tree's engine snapshot as JSON. Written in the same transaction as the outputs and the
- * consumer offsets it reflects, so a restored processor resumes exactly where the committed
- * log says it was: no trip lost or repeated, no cost counted twice.
+ * The processor's state changelog (compacted, partitioned like the spans): a spawn tree's state
+ * in parts, so a transaction writes only what changed since the last one.
  *
- * JSON rather than Avro: it is private to the processor, read back only by the same code, and
- * its shape follows the detectors' state; `v` guards against reading a future layout.
+ *   key `treeId`              the tree's own record: tenant, spend, tokens, newest event time,
+ *                             the dedup window, tree detector states, breakers
+ *                             — or, once the tree is evicted, its summary
+ *                             — or a tombstone once the summary is dropped too
+ *   key `treeId NUL runId`    one run: agent, tags, steps, spend, ended, run detector states
+ *                             (a tombstone once its tree is evicted)
+ *
+ * Written in the same transaction as the outputs and the input positions it reflects, so a
+ * restored processor resumes exactly where the committed log says it was: no trip lost or
+ * repeated, no cost counted twice.
+ *
+ * Binary (layout 2): a version byte, a kind byte, then varints, length-prefixed UTF-8 and the
+ * dedup window as 8-byte fingerprints; detector states and breakers, whose shape follows the
+ * detectors, as embedded JSON. Private to the processor and read back only by the same code, so
+ * no Avro. Layout 1 (the whole tree as one JSON object) is still read, so a processor upgraded
+ * over an old changelog resumes from it; a layout this build does not know is refused by name.
  */
-import type { TreeSnapshot } from '../../streams/engine.js';
+import type { RunLedger, TreeChanges, TreeLedger, TreeSnapshot, TreeSummary } from '../../streams/engine.js';
 
-// Encoding is `engine.snapshotJson(treeId)`: serialized straight from the live ledger.
+export const LAYOUT = 2;
+const KIND_TREE = 0x54; // 'T'
+const KIND_RUN = 0x52; // 'R'
+const KIND_SUMMARY = 0x53; // 'S'
+/** Layout 1 was JSON: its first byte is '{'. */
+const JSON_OPEN = 0x7b;
+
+/** Run records are keyed under their tree; NUL does not occur in the ids agents send. */
+export const runKey = (treeId: string, runId: string): string => `${treeId}\u0000${runId}`;
 
 export class UnreadableSnapshot extends Error {
   readonly code = 'UNREADABLE_SNAPSHOT';
   readonly retriable = false;
   constructor(key: string | null, reason: string) {
-    super(`processor state for tree '${key}' cannot be read: ${reason}`);
+    super(`processor state for key '${key}' cannot be read: ${reason}`);
     this.name = 'UnreadableSnapshot';
   }
 }
 
-/** The snapshot, or null for a tombstone (the tree's state was dropped). */
-export function decodeSnapshot(key: string | null, value: Buffer | null): TreeSnapshot | null {
+/** A decoded changelog record: what the engine loads. */
+export type StateRecord =
+  | { kind: 'tree'; tree: Omit<TreeLedger, 'runs'> }
+  | { kind: 'run'; treeId: string; runId: string; run: RunLedger }
+  | { kind: 'summary'; summary: TreeSummary }
+  | { kind: 'snapshot'; snapshot: TreeSnapshot };
+
+/** The changelog records for what changed of a tree (tree or summary record first, then its runs). */
+export function encodeChanges(changes: TreeChanges): Array<[key: string, value: Buffer | null]> {
+  const records: Array<[string, Buffer | null]> = [];
+  if (changes.tree) records.push([changes.treeId, encodeTree(changes.tree)]);
+  else records.push([changes.treeId, changes.summary ? encodeSummary(changes.summary) : null]);
+  for (const [runId, run] of changes.runs) records.push([runKey(changes.treeId, runId), run ? encodeRun(runId, run) : null]);
+  return records;
+}
+
+/** One record, or null for a tombstone (nothing to load: the key's state was dropped). */
+export function decodeRecord(key: string | null, value: Buffer | null): StateRecord | null {
   if (value === null) return null;
+  if (key === null) throw new UnreadableSnapshot(key, 'a state record without a key');
+  if (value[0] === JSON_OPEN) return { kind: 'snapshot', snapshot: decodeLayout1(key, value) };
+  if (value[0] !== LAYOUT) throw new UnreadableSnapshot(key, `layout version ${value[0]}, this build reads 1 and ${LAYOUT}`);
+  try {
+    const r = new Reader(value, 2);
+    switch (value[1]) {
+      case KIND_TREE: {
+        const tenantId = r.string();
+        const costMicros = r.uint();
+        const tokens = r.uint();
+        const lastEventMs = r.double();
+        const seen = new Set<number>();
+        for (let n = r.uint(); n > 0; n--) seen.add(r.double());
+        const states = r.json() as TreeLedger['states'];
+        const breakers = new Map(r.json() as Array<[string, TreeLedger['breakers'] extends Map<string, infer B> ? B : never]>);
+        return { kind: 'tree', tree: { tenantId, treeId: key, costMicros, tokens, lastEventMs, seen, states, breakers } };
+      }
+      case KIND_RUN: {
+        const runId = r.string();
+        const treeId = key.slice(0, key.length - runId.length - 1);
+        if (runKey(treeId, runId) !== key) throw new Error(`it names run '${runId}'`);
+        const agentId = r.string();
+        const tags: string[] = [];
+        for (let n = r.uint(); n > 0; n--) tags.push(r.string());
+        const steps = r.uint();
+        const costMicros = r.uint();
+        const ended = r.byte() === 1;
+        const states = r.json() as RunLedger['states'];
+        return { kind: 'run', treeId, runId, run: { agentId, tags, steps, costMicros, ended, states } };
+      }
+      case KIND_SUMMARY: {
+        const tenantId = r.string();
+        const costMicros = r.uint();
+        const tokens = r.uint();
+        const lastEventMs = r.double();
+        const states = r.json() as TreeSummary['states'];
+        const breakers = new Map(r.json() as Array<[string, TreeSummary['breakers'] extends Map<string, infer B> ? B : never]>);
+        return { kind: 'summary', summary: { tenantId, treeId: key, costMicros, tokens, lastEventMs, states, breakers } };
+      }
+      default:
+        throw new Error(`unknown record kind ${value[1]}`);
+    }
+  } catch (error) {
+    if (error instanceof UnreadableSnapshot) throw error;
+    throw new UnreadableSnapshot(key, (error as Error).message);
+  }
+}
+
+function encodeTree(tree: Readonly<TreeLedger>): Buffer {
+  const w = writer.start(KIND_TREE);
+  w.string(tree.tenantId);
+  w.uint(tree.costMicros);
+  w.uint(tree.tokens);
+  w.double(tree.lastEventMs);
+  w.uint(tree.seen.size);
+  for (const fingerprint of tree.seen) w.double(fingerprint);
+  w.json(tree.states);
+  w.json(tree.breakers.size === 0 ? [] : [...tree.breakers]);
+  return w.done();
+}
+
+function encodeRun(runId: string, run: Readonly<RunLedger>): Buffer {
+  const w = writer.start(KIND_RUN);
+  w.string(runId);
+  w.string(run.agentId);
+  w.uint(run.tags.length);
+  for (const tag of run.tags) w.string(tag);
+  w.uint(run.steps);
+  w.uint(run.costMicros);
+  w.byte(run.ended ? 1 : 0);
+  w.json(run.states);
+  return w.done();
+}
+
+function encodeSummary(summary: Readonly<TreeSummary>): Buffer {
+  const w = writer.start(KIND_SUMMARY);
+  w.string(summary.tenantId);
+  w.uint(summary.costMicros);
+  w.uint(summary.tokens);
+  w.double(summary.lastEventMs);
+  w.json(summary.states);
+  w.json([...summary.breakers]);
+  return w.done();
+}
+
+function decodeLayout1(key: string, value: Buffer): TreeSnapshot {
   let parsed: unknown;
   try {
     parsed = JSON.parse(value.toString('utf8'));
@@ -30,7 +152,113 @@ export function decodeSnapshot(key: string | null, value: Buffer | null): TreeSn
     throw new UnreadableSnapshot(key, (error as Error).message);
   }
   const snapshot = parsed as Partial<TreeSnapshot>;
-  if (snapshot.v !== 1) throw new UnreadableSnapshot(key, `layout version ${String(snapshot.v)}, this build reads 1`);
+  if (snapshot.v !== 1) throw new UnreadableSnapshot(key, `layout version ${String(snapshot.v)}, this build reads 1 and ${LAYOUT}`);
   if (snapshot.treeId !== key) throw new UnreadableSnapshot(key, `it names tree '${snapshot.treeId}'`);
   return snapshot as TreeSnapshot;
+}
+
+/**
+ * Writes into one scratch buffer that grows as needed, and copies each record out once: one
+ * allocation per record. Not reentrant (records are encoded one at a time).
+ */
+class Writer {
+  private buf = Buffer.allocUnsafe(16 * 1024);
+  private at = 0;
+
+  start(kind: number): this {
+    this.at = 0;
+    this.byte(LAYOUT);
+    this.byte(kind);
+    return this;
+  }
+
+  done(): Buffer {
+    return Buffer.from(this.buf.subarray(0, this.at));
+  }
+
+  private room(bytes: number): void {
+    if (this.at + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+
+  byte(value: number): void {
+    this.room(1);
+    this.buf[this.at++] = value;
+  }
+
+  /** A non-negative integer up to 2^53, 7 bits a byte. */
+  uint(value: number): void {
+    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`not a non-negative safe integer: ${value}`);
+    this.room(8);
+    while (value >= 0x80) {
+      this.buf[this.at++] = (value % 0x80) | 0x80;
+      value = Math.floor(value / 0x80);
+    }
+    this.buf[this.at++] = value;
+  }
+
+  double(value: number): void {
+    this.room(8);
+    this.buf.writeDoubleLE(value, this.at);
+    this.at += 8;
+  }
+
+  string(value: string): void {
+    const length = Buffer.byteLength(value, 'utf8');
+    this.uint(length);
+    this.room(length);
+    this.at += this.buf.write(value, this.at, 'utf8');
+  }
+
+  json(value: unknown): void {
+    this.string(JSON.stringify(value));
+  }
+}
+
+const writer = new Writer();
+
+class Reader {
+  constructor(private readonly buf: Buffer, private at: number) {}
+
+  private need(bytes: number): void {
+    if (this.at + bytes > this.buf.length) throw new Error('truncated record');
+  }
+
+  byte(): number {
+    this.need(1);
+    return this.buf[this.at++]!;
+  }
+
+  uint(): number {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      value += (b & 0x7f) * scale;
+      if (b < 0x80) return value;
+      scale *= 0x80;
+      if (scale > 2 ** 56) throw new Error('over-long integer');
+    }
+  }
+
+  double(): number {
+    this.need(8);
+    const value = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return value;
+  }
+
+  string(): string {
+    const length = this.uint();
+    this.need(length);
+    const value = this.buf.toString('utf8', this.at, this.at + length);
+    this.at += length;
+    return value;
+  }
+
+  json(): unknown {
+    return JSON.parse(this.string());
+  }
 }

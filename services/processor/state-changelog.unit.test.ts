@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../../streams/engine.js';
+import { span, toolCall } from '../../test/spans.js';
+import { decodeRecord, encodeChanges, runKey, UnreadableSnapshot } from './state-changelog.js';
+
+/** What a restoring processor does with the newest record of every key. */
+function restoreFrom(records: Map<string, Buffer | null>): Engine {
+  const engine = createEngine();
+  for (const [key, value] of records) {
+    const record = decodeRecord(key, value);
+    if (record?.kind === 'tree') engine.loadTree(record.tree);
+    else if (record?.kind === 'run') engine.loadRun(record.treeId, record.runId, record.run);
+    else if (record?.kind === 'summary') engine.loadSummary(record.summary);
+    else if (record?.kind === 'snapshot') engine.load(record.snapshot);
+  }
+  return engine;
+}
+
+const write = (into: Map<string, Buffer | null>, engine: Engine, treeId: string) => {
+  for (const [key, value] of encodeChanges(engine.changes(treeId))) into.set(key, value);
+};
+
+describe('processor state changelog', () => {
+  it('a tree restored from its records, written bit by bit, decides exactly as the original', () => {
+    const original = createEngine();
+    const log = new Map<string, Buffer | null>();
+    original.apply(span({ kind: 'run_start', name: 'a', runId: 'run-1', attributes: { 'fusebox.agent.tags': 'x, y' } }));
+    write(log, original, 'run-1');
+    original.apply(span({ kind: 'llm_call', name: 'chat', runId: 'run-2', costMicros: 12_345, inputTokens: 7 }));
+    original.apply(toolCall('search', 'h'));
+    write(log, original, 'run-1');
+    original.apply(toolCall('search', 'h'));
+    write(log, original, 'run-1');
+    expect([...log.keys()].sort()).toEqual(['run-1', runKey('run-1', 'run-1'), runKey('run-1', 'run-2')].sort());
+
+    const restored = restoreFrom(log);
+    expect(restored.snapshot('run-1')).toEqual(original.snapshot('run-1'));
+    const next = toolCall('search', 'h');
+    expect(restored.apply(next)).toEqual(original.apply(next));
+    const duplicate = toolCall('search', 'other', {}, { eventId: 'once' });
+    original.apply(duplicate);
+    write(log, original, 'run-1');
+    expect(restoreFrom(log).apply(duplicate).duplicate).toBe(true); // the dedup window survives
+  });
+
+  it('an evicted tree is its summary plus tombstones; restored, a late event carries on its spend', () => {
+    const engine = createEngine({ retentionMs: 1000 });
+    const log = new Map<string, Buffer | null>();
+    engine.apply(span({ kind: 'run_start', name: 'a', treeId: 't', runId: 'r', startTimeMs: 0, endTimeMs: 10 }));
+    engine.apply(span({ kind: 'run_end', name: 'a', treeId: 't', runId: 'r', costMicros: 500, startTimeMs: 10, endTimeMs: 20 }));
+    write(log, engine, 't');
+    expect(engine.evictIdle(5000)).toEqual(['t']);
+    write(log, engine, 't');
+    expect(log.get(runKey('t', 'r'))).toBeNull();
+    const restored = restoreFrom(log);
+    expect(restored.tree('t')).toBeUndefined();
+    expect(restored.summary('t')).toMatchObject({ costMicros: 500, lastEventMs: 20 });
+    restored.apply(span({ kind: 'llm_call', name: 'm', treeId: 't', runId: 'late', costMicros: 1 }));
+    expect(restored.tree('t')?.costMicros).toBe(501);
+  });
+
+  it('reads the first layout (the whole tree as JSON), and writes the whole tree at its next change', () => {
+    const old = createEngine();
+    old.apply(toolCall('search', 'h', {}, { eventId: 'v1-event', costMicros: 9 }));
+    old.apply(span({ kind: 'run_start', name: 'b', runId: 'run-2' }));
+    const json = JSON.stringify({ ...old.snapshot('run-1')!, seen: ['0123456789abcdef'] });
+    const restored = restoreFrom(new Map([['run-1', Buffer.from(json)]]));
+    expect(restored.tree('run-1')?.costMicros).toBe(9);
+    expect(restored.changes('run-1').runs.map(([id]) => id).sort()).toEqual(['run-1', 'run-2']);
+  });
+
+  it('refuses what it cannot read, naming the key and the reason', () => {
+    expect(() => decodeRecord('t', Buffer.from([9, 0x54]))).toThrow(/key 't'.*layout version 9, this build reads 1 and 2/);
+    expect(() => decodeRecord('t', Buffer.from('{"v":3}'))).toThrow(UnreadableSnapshot);
+    expect(() => decodeRecord('t', Buffer.from([2, 0x54, 5, 0x61]))).toThrow(/truncated/);
+    expect(() => decodeRecord('t', Buffer.from([2, 0x58]))).toThrow(/unknown record kind/);
+    expect(decodeRecord('t', null)).toBeNull();
+  });
+});
