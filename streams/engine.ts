@@ -39,6 +39,9 @@ const PATTERN_DETECTORS: ReadonlySet<DetectorName> = new Set(['loop', 'failure_s
  */
 const CUMULATIVE_TREE_DETECTORS: ReadonlySet<DetectorName> = new Set(['tree_budget']);
 
+/** Trees with at most this many runs are written as one record; larger ones a record per run. */
+export const INLINE_RUNS = 8;
+
 /** Default idle time (event time) before a finished tree is evicted: the longest velocity window plus the lateness bound. */
 export const DEFAULT_RETENTION_MS = MAX_WINDOW_MS + LATENESS_MS;
 /** Default idle time before an evicted tree's summary is dropped too. */
@@ -78,6 +81,11 @@ export interface TreeLedger {
   seen: Set<number>;
   /** The newest event time folded into the tree: how long it has been idle. */
   lastEventMs: number;
+  /**
+   * Its runs are written as records of their own (once it has more than INLINE_RUNS), not
+   * inside the tree's record: a span of one run of a large tree then re-writes that run only.
+   */
+  splitRuns: boolean;
 }
 
 /** What an evicted tree keeps: enough that a late event neither restarts its budget nor its breakers. */
@@ -93,8 +101,10 @@ export interface TreeSummary {
 }
 
 /**
- * What changed of a tree since the last `changes` call: the live tree and its changed runs
- * (null: the run is gone), or, for an evicted tree, its summary (null: nothing is left).
+ * What changed of a tree since the last `changes` call: the live tree and, if its runs are
+ * written apart (`splitRuns`), its changed runs (null: the run is gone; else the tree's record
+ * holds them all); or, for an evicted tree, its summary (null: nothing is left) and tombstones
+ * for the runs it had written apart.
  */
 export type TreeChanges =
   | { treeId: string; tree: Readonly<TreeLedger>; summary: null; runs: Array<[runId: string, run: Readonly<RunLedger> | null]> }
@@ -185,8 +195,8 @@ export function createEngine(options: EngineOptions = {}) {
       const summary = summaries.get(treeId);
       summaries.delete(treeId);
       tree = summary
-        ? { tenantId: summary.tenantId, treeId, costMicros: summary.costMicros, tokens: summary.tokens, runs: new Map(), states: summary.states, breakers: summary.breakers, seen: new Set(), lastEventMs: summary.lastEventMs }
-        : { tenantId, treeId, costMicros: 0, tokens: 0, runs: new Map(), states: {}, breakers: new Map(), seen: new Set(), lastEventMs: 0 };
+        ? { tenantId: summary.tenantId, treeId, costMicros: summary.costMicros, tokens: summary.tokens, runs: new Map(), states: summary.states, breakers: summary.breakers, seen: new Set(), lastEventMs: summary.lastEventMs, splitRuns: false }
+        : { tenantId, treeId, costMicros: 0, tokens: 0, runs: new Map(), states: {}, breakers: new Map(), seen: new Set(), lastEventMs: 0, splitRuns: false };
       trees.set(treeId, tree);
     }
     return tree;
@@ -322,7 +332,9 @@ export function createEngine(options: EngineOptions = {}) {
       for (const tree of trees.values()) {
         if (!evictable(tree, highWaterMs) || !which(tree.treeId)) continue;
         trees.delete(tree.treeId);
-        for (const runId of tree.runs.keys()) markRun(tree.treeId, runId);
+        // Runs written inline went with the tree's record; runs of their own need tombstones.
+        if (tree.splitRuns) for (const runId of tree.runs.keys()) markRun(tree.treeId, runId);
+        else dirty.delete(tree.treeId);
         const states: TreeSummary['states'] = {};
         for (const name of CUMULATIVE_TREE_DETECTORS) if (tree.states[name] !== undefined) states[name] = tree.states[name];
         summaries.set(tree.treeId, { tenantId: tree.tenantId, treeId: tree.treeId, costMicros: tree.costMicros, tokens: tree.tokens, lastEventMs: tree.lastEventMs, states, breakers: tree.breakers });
@@ -341,7 +353,11 @@ export function createEngine(options: EngineOptions = {}) {
       const runIds = dirty.get(treeId);
       dirty.delete(treeId);
       const tree = trees.get(treeId);
-      if (tree) return { treeId, tree, summary: null, runs: runIds ? [...runIds].map((id) => [id, tree.runs.get(id) ?? null]) : [] };
+      if (tree && !tree.splitRuns && tree.runs.size > INLINE_RUNS) {
+        tree.splitRuns = true; // from now on each run has a record: all of them, this once
+        return { treeId, tree, summary: null, runs: [...tree.runs] };
+      }
+      if (tree) return { treeId, tree, summary: null, runs: tree.splitRuns && runIds ? [...runIds].map((id) => [id, tree.runs.get(id) ?? null]) : [] };
       return { treeId, tree: null, summary: summaries.get(treeId) ?? null, runs: runIds ? [...runIds].map((id) => [id, null]) : [] };
     },
 
@@ -369,13 +385,14 @@ export function createEngine(options: EngineOptions = {}) {
       const runs = new Map(copy.runs.map(([id, run]) => [id, { ...run, ended: run.ended ?? false }]));
       const lastEventMs = copy.lastEventMs ?? 0;
       summaries.delete(copy.treeId);
-      trees.set(copy.treeId, { tenantId: copy.tenantId, treeId: copy.treeId, costMicros: copy.costMicros, tokens: copy.tokens, runs, states: copy.states, breakers: new Map(copy.breakers), seen: new Set(seen), lastEventMs });
+      trees.set(copy.treeId, { tenantId: copy.tenantId, treeId: copy.treeId, costMicros: copy.costMicros, tokens: copy.tokens, runs, states: copy.states, breakers: new Map(copy.breakers), seen: new Set(seen), lastEventMs, splitRuns: false });
       for (const runId of runs.keys()) markRun(copy.treeId, runId);
     },
 
-    /** Restores a tree's own record (the changelog's v2 layout); its runs come apart, in any order. */
-    loadTree(head: Omit<TreeLedger, 'runs'>): void {
+    /** Restores a tree's own record (the changelog's v2 layout); runs of their own come apart, in any order. */
+    loadTree(head: Omit<TreeLedger, 'runs'>, inlineRuns: Iterable<[string, RunLedger]> = []): void {
       const runs = trees.get(head.treeId)?.runs ?? new Map<string, RunLedger>();
+      for (const [runId, run] of inlineRuns) runs.set(runId, run);
       summaries.delete(head.treeId);
       trees.set(head.treeId, { ...head, runs });
     },

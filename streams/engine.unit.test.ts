@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { policyEventSchema, type ControlEvent, type PolicyEvent } from '../schemas/index.js';
 import { span, toolCall } from '../test/spans.js';
-import { createEngine } from './engine.js';
+import { createEngine, INLINE_RUNS } from './engine.js';
 import { createPolicyBook } from './policies.js';
 
 const policy = (over: Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'detector'>): PolicyEvent =>
@@ -10,6 +10,8 @@ const policy = (over: Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'det
 const control = (over: Partial<ControlEvent>): ControlEvent => ({ eventId: `c-${Math.random()}`, tenantId: 'tenant-a', scope: 'run', target: 'run-1', treeId: 'run-1', action: 'reset', reason: null, policyId: null, policyVersion: null, timeMs: 1, ...over });
 
 const loopCall = () => toolCall('search', 'h');
+/** More runs than a tree's record holds inline. */
+const runIds = Array.from({ length: INLINE_RUNS + 1 }, (_, i) => `r${i}`);
 
 describe('breaker engine', () => {
   it('given a tripped run, when it keeps looping, then it trips once per episode', () => {
@@ -115,27 +117,35 @@ describe('engine snapshots', () => {
 });
 
 describe('engine changes (what the changelog writes)', () => {
-  it('names only the runs an event changed, once', () => {
+  it('a small tree is one record: its runs go with the tree', () => {
     const engine = createEngine();
     engine.apply(span({ kind: 'run_start', name: 'a', runId: 'a', treeId: 't' }));
     engine.apply(span({ kind: 'run_start', name: 'b', runId: 'b', treeId: 't' }));
-    expect(engine.changes('t').runs.map(([id]) => id)).toEqual(['a', 'b']);
-    engine.apply(toolCall('search', 'h', {}, { runId: 'b', treeId: 't' }));
+    expect(engine.changes('t')).toMatchObject({ tree: { splitRuns: false }, runs: [] });
+  });
+
+  it('a large tree writes all its runs apart once, then only the runs an event changed, once', () => {
+    const engine = createEngine();
+    for (const runId of runIds.slice(0, INLINE_RUNS)) engine.apply(span({ kind: 'run_start', name: 'a', runId, treeId: 't' }));
+    expect(engine.changes('t').runs).toEqual([]);
+    engine.apply(span({ kind: 'run_start', name: 'a', runId: runIds.at(-1)!, treeId: 't' }));
+    expect(engine.changes('t').runs.map(([id]) => id)).toEqual(runIds);
+    engine.apply(toolCall('search', 'h', {}, { runId: 'r3', treeId: 't' }));
     const changes = engine.changes('t');
-    expect(changes.tree?.treeId).toBe('t');
-    expect(changes.runs.map(([id]) => id)).toEqual(['b']);
+    expect(changes.tree).toMatchObject({ treeId: 't', splitRuns: true });
+    expect(changes.runs.map(([id]) => id)).toEqual(['r3']);
     expect(engine.changes('t').runs).toEqual([]);
   });
 
   it('a tree reset changes every run (their patterns are forgiven)', () => {
     const engine = createEngine();
     [loopCall(), loopCall(), loopCall()].forEach((e) => engine.apply(e));
-    engine.apply(span({ kind: 'run_start', name: 'x', runId: 'run-2' }));
+    for (const runId of runIds) engine.apply(span({ kind: 'run_start', name: 'x', runId }));
     engine.changes('run-1');
     engine.control(control({ scope: 'tree', action: 'kill' }));
     expect(engine.changes('run-1').runs).toEqual([]); // a kill changes only the tree's breakers
     engine.control(control({ scope: 'tree', action: 'reset' }));
-    expect(engine.changes('run-1').runs.map(([id]) => id).sort()).toEqual(['run-1', 'run-2']);
+    expect(engine.changes('run-1').runs.map(([id]) => id).sort()).toEqual(['run-1', ...runIds].sort());
   });
 });
 
@@ -187,17 +197,21 @@ describe('engine eviction (event time)', () => {
     expect(engine.summary('t')).toBeUndefined();
   });
 
-  it('eviction changes: the summary, and a tombstone for every run; a dropped summary leaves nothing', () => {
+  it('eviction changes: the summary, and a tombstone for every run written apart; a dropped summary leaves nothing', () => {
     const engine = createEngine({ retentionMs: HOUR, summaryRetentionMs: 24 * HOUR });
     finished(engine, 't');
+    finished(engine, 'small');
+    for (const runId of runIds) engine.apply(at(t0, { kind: 'run_end', name: 'task', treeId: 't', runId }));
     engine.changes('t');
+    engine.changes('small');
     engine.evictIdle(t0 + 2 * HOUR);
+    expect(engine.changes('small')).toMatchObject({ tree: null, summary: { treeId: 'small' }, runs: [] });
     const evicted = engine.changes('t');
     expect(evicted.tree).toBeNull();
     expect(evicted.summary?.treeId).toBe('t');
-    expect(evicted.runs).toEqual([['t', null]]);
+    expect(evicted.runs.map(([id, run]) => [id, run]).sort()).toEqual(['t', ...runIds].sort().map((id) => [id, null]));
     expect(engine.evictIdle(t0 + 24 * HOUR + 2000)).toEqual([]); // exactly at the summary retention
-    expect(engine.evictIdle(t0 + 24 * HOUR + 2001)).toEqual(['t']);
+    expect(engine.evictIdle(t0 + 24 * HOUR + 2001)).toEqual(['t', 'small']);
     expect(engine.changes('t')).toEqual({ treeId: 't', tree: null, summary: null, runs: [] });
     expect(engine.summaryCount).toBe(0);
   });

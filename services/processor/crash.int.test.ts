@@ -93,7 +93,7 @@ async function scenario(options: { partitions: number; instances: number; kills:
   const restored = createEngine();
   for (const [key, value] of newest) {
     const record = decodeRecord(key, value);
-    if (record?.kind === 'tree') restored.loadTree(record.tree);
+    if (record?.kind === 'tree') restored.loadTree(record.tree, record.runs);
     else if (record?.kind === 'run') restored.loadRun(record.treeId, record.runId, record.run);
   }
   const state = new Map<string, TreeSnapshot>(restored.treeIds().map((id) => [id, restored.snapshot(id)!]));

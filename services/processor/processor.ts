@@ -13,7 +13,7 @@
  *
  * Finished trees are evicted from memory once idle longer than the retention in EVENT time:
  * the newest span end time of their partition (a partition's spans arrive roughly in time
- * order, and a replay evicts alike), swept at most once a minute of that time. An evicted
+ * order, and a replay evicts alike), swept at most once every 5 minutes of that time. An evicted
  * tree's summary and its runs' tombstones go out in the same transaction as the span that
  * moved the time on.
  */
@@ -39,7 +39,7 @@ export interface ProcessorOptions extends StageServiceOptions {
 }
 
 /** Event time between two eviction sweeps of a partition: a sweep looks at every tree in memory. */
-const SWEEP_EVERY_MS = 60_000;
+const SWEEP_EVERY_MS = 300_000;
 
 export interface ProcessorStats {
   spans: number;
@@ -177,7 +177,7 @@ export function createProcessor(options: ProcessorOptions) {
       // A tombstone loads nothing: the partition's state was forgotten before its restore.
       restore: (key, value) => {
         const record = decodeRecord(key, value);
-        if (record?.kind === 'tree') engine.loadTree(record.tree);
+        if (record?.kind === 'tree') engine.loadTree(record.tree, record.runs);
         else if (record?.kind === 'run') engine.loadRun(record.treeId, record.runId, record.run);
         else if (record?.kind === 'summary') engine.loadSummary(record.summary);
         else if (record?.kind === 'snapshot') engine.load(record.snapshot);

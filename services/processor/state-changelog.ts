@@ -3,11 +3,13 @@
  * in parts, so a transaction writes only what changed since the last one.
  *
  *   key `treeId`              the tree's own record: tenant, spend, tokens, newest event time,
- *                             the dedup window, tree detector states, breakers
+ *                             the dedup window, tree detector states, breakers, and its runs
+ *                             while it has at most INLINE_RUNS (one record for most trees)
  *                             — or, once the tree is evicted, its summary
  *                             — or a tombstone once the summary is dropped too
- *   key `treeId NUL runId`    one run: agent, tags, steps, spend, ended, run detector states
- *                             (a tombstone once its tree is evicted)
+ *   key `treeId NUL runId`    for larger trees, one run: agent, tags, steps, spend, ended, run
+ *                             detector states (a tombstone once its tree is evicted); a span of
+ *                             one run of a 100-run tree re-writes that run and the tree record
  *
  * Written in the same transaction as the outputs and the input positions it reflects, so a
  * restored processor resumes exactly where the committed log says it was: no trip lost or
@@ -42,7 +44,7 @@ export class UnreadableSnapshot extends Error {
 
 /** A decoded changelog record: what the engine loads. */
 export type StateRecord =
-  | { kind: 'tree'; tree: Omit<TreeLedger, 'runs'> }
+  | { kind: 'tree'; tree: Omit<TreeLedger, 'runs'>; runs: Array<[string, RunLedger]> }
   | { kind: 'run'; treeId: string; runId: string; run: RunLedger }
   | { kind: 'summary'; summary: TreeSummary }
   | { kind: 'snapshot'; snapshot: TreeSnapshot };
@@ -74,20 +76,16 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
         for (let n = r.uint(); n > 0; n--) seen.add(r.double());
         const states = r.json() as TreeLedger['states'];
         const breakers = new Map(r.json() as Array<[string, TreeLedger['breakers'] extends Map<string, infer B> ? B : never]>);
-        return { kind: 'tree', tree: { tenantId, treeId: key, costMicros, tokens, lastEventMs, seen, states, breakers } };
+        const splitRuns = r.byte() === 1;
+        const runs: Array<[string, RunLedger]> = [];
+        if (!splitRuns) for (let n = r.uint(); n > 0; n--) runs.push([r.string(), readRun(r)]);
+        return { kind: 'tree', tree: { tenantId, treeId: key, costMicros, tokens, lastEventMs, seen, states, breakers, splitRuns }, runs };
       }
       case KIND_RUN: {
         const runId = r.string();
         const treeId = key.slice(0, key.length - runId.length - 1);
         if (runKey(treeId, runId) !== key) throw new Error(`it names run '${runId}'`);
-        const agentId = r.string();
-        const tags: string[] = [];
-        for (let n = r.uint(); n > 0; n--) tags.push(r.string());
-        const steps = r.uint();
-        const costMicros = r.uint();
-        const ended = r.byte() === 1;
-        const states = r.json() as RunLedger['states'];
-        return { kind: 'run', treeId, runId, run: { agentId, tags, steps, costMicros, ended, states } };
+        return { kind: 'run', treeId, runId, run: readRun(r) };
       }
       case KIND_SUMMARY: {
         const tenantId = r.string();
@@ -117,12 +115,25 @@ function encodeTree(tree: Readonly<TreeLedger>): Buffer {
   for (const fingerprint of tree.seen) w.double(fingerprint);
   w.json(tree.states);
   w.json(tree.breakers.size === 0 ? [] : [...tree.breakers]);
+  w.byte(tree.splitRuns ? 1 : 0);
+  if (!tree.splitRuns) {
+    w.uint(tree.runs.size);
+    for (const [runId, run] of tree.runs) {
+      w.string(runId);
+      writeRun(w, run);
+    }
+  }
   return w.done();
 }
 
 function encodeRun(runId: string, run: Readonly<RunLedger>): Buffer {
   const w = writer.start(KIND_RUN);
   w.string(runId);
+  writeRun(w, run);
+  return w.done();
+}
+
+function writeRun(w: Writer, run: Readonly<RunLedger>): void {
   w.string(run.agentId);
   w.uint(run.tags.length);
   for (const tag of run.tags) w.string(tag);
@@ -130,7 +141,17 @@ function encodeRun(runId: string, run: Readonly<RunLedger>): Buffer {
   w.uint(run.costMicros);
   w.byte(run.ended ? 1 : 0);
   w.json(run.states);
-  return w.done();
+}
+
+function readRun(r: Reader): RunLedger {
+  const agentId = r.string();
+  const tags: string[] = [];
+  for (let n = r.uint(); n > 0; n--) tags.push(r.string());
+  const steps = r.uint();
+  const costMicros = r.uint();
+  const ended = r.byte() === 1;
+  const states = r.json() as RunLedger['states'];
+  return { agentId, tags, steps, costMicros, ended, states };
 }
 
 function encodeSummary(summary: Readonly<TreeSummary>): Buffer {

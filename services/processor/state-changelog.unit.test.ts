@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../../streams/engine.js';
+import { createEngine, INLINE_RUNS, type Engine } from '../../streams/engine.js';
 import { span, toolCall } from '../../test/spans.js';
 import { decodeRecord, encodeChanges, runKey, UnreadableSnapshot } from './state-changelog.js';
 
@@ -8,7 +8,7 @@ function restoreFrom(records: Map<string, Buffer | null>): Engine {
   const engine = createEngine();
   for (const [key, value] of records) {
     const record = decodeRecord(key, value);
-    if (record?.kind === 'tree') engine.loadTree(record.tree);
+    if (record?.kind === 'tree') engine.loadTree(record.tree, record.runs);
     else if (record?.kind === 'run') engine.loadRun(record.treeId, record.runId, record.run);
     else if (record?.kind === 'summary') engine.loadSummary(record.summary);
     else if (record?.kind === 'snapshot') engine.load(record.snapshot);
@@ -21,7 +21,7 @@ const write = (into: Map<string, Buffer | null>, engine: Engine, treeId: string)
 };
 
 describe('processor state changelog', () => {
-  it('a tree restored from its records, written bit by bit, decides exactly as the original', () => {
+  it.each([['a small tree, one record', 2], ['a large tree, a record per run', INLINE_RUNS + 2]])('%s: restored from its records, written bit by bit, it decides exactly as the original', (_, runs) => {
     const original = createEngine();
     const log = new Map<string, Buffer | null>();
     original.apply(span({ kind: 'run_start', name: 'a', runId: 'run-1', attributes: { 'fusebox.agent.tags': 'x, y' } }));
@@ -29,9 +29,11 @@ describe('processor state changelog', () => {
     original.apply(span({ kind: 'llm_call', name: 'chat', runId: 'run-2', costMicros: 12_345, inputTokens: 7 }));
     original.apply(toolCall('search', 'h'));
     write(log, original, 'run-1');
+    for (let i = 3; i <= runs; i++) original.apply(span({ kind: 'run_start', name: 'a', runId: `run-${i}` }));
     original.apply(toolCall('search', 'h'));
     write(log, original, 'run-1');
-    expect([...log.keys()].sort()).toEqual(['run-1', runKey('run-1', 'run-1'), runKey('run-1', 'run-2')].sort());
+    const ids = Array.from({ length: runs }, (_, i) => `run-${i + 1}`);
+    expect([...log.keys()].sort()).toEqual(runs > INLINE_RUNS ? ['run-1', ...ids.map((id) => runKey('run-1', id))].sort() : ['run-1']);
 
     const restored = restoreFrom(log);
     expect(restored.snapshot('run-1')).toEqual(original.snapshot('run-1'));
@@ -46,12 +48,14 @@ describe('processor state changelog', () => {
   it('an evicted tree is its summary plus tombstones; restored, a late event carries on its spend', () => {
     const engine = createEngine({ retentionMs: 1000 });
     const log = new Map<string, Buffer | null>();
-    engine.apply(span({ kind: 'run_start', name: 'a', treeId: 't', runId: 'r', startTimeMs: 0, endTimeMs: 10 }));
+    for (let i = 0; i <= INLINE_RUNS; i++) engine.apply(span({ kind: 'run_end', name: 'a', treeId: 't', runId: `r${i}`, startTimeMs: 0, endTimeMs: 10 }));
     engine.apply(span({ kind: 'run_end', name: 'a', treeId: 't', runId: 'r', costMicros: 500, startTimeMs: 10, endTimeMs: 20 }));
     write(log, engine, 't');
+    expect(log.get(runKey('t', 'r'))).not.toBeNull();
     expect(engine.evictIdle(5000)).toEqual(['t']);
     write(log, engine, 't');
     expect(log.get(runKey('t', 'r'))).toBeNull();
+    expect(log.get(runKey('t', 'r0'))).toBeNull();
     const restored = restoreFrom(log);
     expect(restored.tree('t')).toBeUndefined();
     expect(restored.summary('t')).toMatchObject({ costMicros: 500, lastEventMs: 20 });
@@ -66,7 +70,9 @@ describe('processor state changelog', () => {
     const json = JSON.stringify({ ...old.snapshot('run-1')!, seen: ['0123456789abcdef'] });
     const restored = restoreFrom(new Map([['run-1', Buffer.from(json)]]));
     expect(restored.tree('run-1')?.costMicros).toBe(9);
-    expect(restored.changes('run-1').runs.map(([id]) => id).sort()).toEqual(['run-1', 'run-2']);
+    const next = restored.changes('run-1');
+    expect(next.tree?.runs.size).toBe(2);
+    expect(restoreFrom(new Map(encodeChanges(next))).snapshot('run-1')).toEqual(restored.snapshot('run-1'));
   });
 
   it('refuses what it cannot read, naming the key and the reason', () => {
