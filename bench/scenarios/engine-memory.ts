@@ -46,9 +46,9 @@ export const run: ScenarioRun = async (ctx) => {
     figures: [
       { metric: 'engine heap per 10,000 live trees', value: per10k / 2 ** 20, unit: 'MiB', note: `${trees} trees of ${stepsPerTree + 1} spans (llm and tool calls, 1 in 10 looping, 1 in 10 over budget), after full GC` },
       { metric: 'engine heap per live tree', value: held / trees, unit: 'bytes' },
-      { metric: 'state snapshot per tree (changelog value)', value: snapshotBytes / trees, unit: 'bytes', note: 'JSON, dedup window of event-id fingerprints included' },
+      { metric: 'state snapshot per tree (changelog value)', value: snapshotBytes / trees, unit: 'bytes', note: 'binary changelog records (services/processor/state-changelog.ts), dedup window of 8-byte fingerprints included' },
       { metric: 'trees held', value: treeCount, unit: 'count' },
     ],
-    notes: ['The engine keeps every tree it has seen; nothing evicts finished trees yet, so a long-running processor grows with the trees of its partitions (eviction after run_end plus a quiet period is the obvious next step).'],
+    notes: ['Live trees only: the processor evicts a finished tree once idle past the retention in event time (65 min by default), keeping a small summary (README, Eviction of finished trees), so memory follows the trees in flight, not every tree ever seen.'],
   };
 };
