@@ -20,6 +20,10 @@ export function decodeSpanMessage(message: LogMessage, price?: (event: SpanEvent
     if (error instanceof SchemaError) return { ok: false, code: error.code, reason: error.message };
     throw error;
   }
+  // The processor's changelog keys a run `tree NUL run`: an id with a NUL could pose as another's key.
+  if (event.treeId.includes('\u0000') || event.runId.includes('\u0000')) {
+    return { ok: false, code: 'INVALID_ID', reason: `treeId and runId must not contain NUL (U+0000): tree ${JSON.stringify(event.treeId)}, run ${JSON.stringify(event.runId)}` };
+  }
   if (message.key !== event.treeId) {
     return { ok: false, code: 'KEY_MISMATCH', reason: `message key '${message.key}' is not the span's treeId '${event.treeId}'` };
   }

@@ -136,6 +136,8 @@ export interface Outcome {
   audits: BreakerEvent[];
   /** The event had been folded before (a redelivery): it changed nothing. */
   duplicate: boolean;
+  /** The event names a tree another tenant holds: it was folded nowhere (tree ids are keys across tenants). */
+  foreign?: boolean;
 }
 
 export interface EngineOptions {
@@ -170,6 +172,7 @@ export interface TreeSnapshot {
 
 const NOTHING: Outcome = Object.freeze({ controls: [], audits: [], duplicate: false }) as unknown as Outcome;
 const DUPLICATE: Outcome = Object.freeze({ controls: [], audits: [], duplicate: true }) as unknown as Outcome;
+const FOREIGN: Outcome = Object.freeze({ controls: [], audits: [], duplicate: false, foreign: true }) as unknown as Outcome;
 
 export function createEngine(options: EngineOptions = {}) {
   const policies = options.policies ?? builtinPolicies;
@@ -186,6 +189,16 @@ export function createEngine(options: EngineOptions = {}) {
     let runs = dirty.get(treeId);
     if (!runs) dirty.set(treeId, (runs = new Set()));
     runs.add(runId);
+  }
+
+  /**
+   * Trees are keyed by id alone (spans are partitioned by it), so a span or control naming a
+   * tree another tenant holds must change nothing there: never let one tenant spend, trip or
+   * steer another's tree, even with a guessed or leaked id.
+   */
+  function heldByAnother(tenantId: string, treeId: string): boolean {
+    const known = trees.get(treeId) ?? summaries.get(treeId);
+    return known !== undefined && known.tenantId !== tenantId;
   }
 
   function treeLedger(tenantId: string, treeId: string): TreeLedger {
@@ -279,13 +292,14 @@ export function createEngine(options: EngineOptions = {}) {
   return {
     /** Evolve and decide: the live path. */
     apply(event: SpanEvent): Outcome {
+      if (heldByAnother(event.tenantId, event.treeId)) return FOREIGN;
       const folded = evolve(event);
       return folded ? decide(folded.tree, folded.run, event) : DUPLICATE;
     },
 
     /** Evolve only: rebuilding state from the log without re-emitting decisions. */
     restore(event: SpanEvent): void {
-      evolve(event);
+      if (!heldByAnother(event.tenantId, event.treeId)) evolve(event);
     },
 
     /**
@@ -297,8 +311,7 @@ export function createEngine(options: EngineOptions = {}) {
     control(event: ControlEvent): boolean {
       if ((event.scope !== 'run' && event.scope !== 'tree') || event.treeId === null) return false;
       if (event.action !== 'kill' && event.action !== 'reset') return false;
-      const known = trees.get(event.treeId) ?? summaries.get(event.treeId);
-      if (known && known.tenantId !== event.tenantId) return false; // never let one tenant steer another's tree
+      if (heldByAnother(event.tenantId, event.treeId)) return false;
       const tree = treeLedger(event.tenantId, event.treeId);
       const key = `${event.scope}:${event.target}`;
       const record = tree.breakers.get(key) ?? { breaker: closedBreaker(), episode: 0, warned: [] };

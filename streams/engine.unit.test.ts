@@ -41,6 +41,19 @@ describe('breaker engine', () => {
     expect(outcomes.flatMap((o) => o.controls)).toEqual([]);
   });
 
+  it("never lets one tenant spend, loop or steer in another tenant's tree, even with its id", () => {
+    const engine = createEngine();
+    engine.apply(toolCall('search', 'h', {}, { costMicros: 500 }));
+    const intruder = { tenantId: 'tenant-b', costMicros: 9_000 };
+    const outcomes = [1, 2, 3].map(() => engine.apply(toolCall('search', 'h', {}, intruder)));
+    expect(outcomes.every((o) => o.foreign === true && o.controls.length === 0)).toBe(true);
+    engine.restore(toolCall('search', 'h', {}, intruder));
+    expect(engine.control(control({ tenantId: 'tenant-b', action: 'kill' }))).toBe(false);
+    expect(engine.tree('run-1')).toMatchObject({ tenantId: 'tenant-a', costMicros: 500 });
+    expect(engine.tree('run-1')?.runs.get('run-1')?.steps).toBe(1);
+    expect(engine.apply(toolCall('search', 'h', {}, { costMicros: 1 })).foreign).toBeUndefined(); // its own tenant still counts
+  });
+
   it('counts a redelivered event once', () => {
     const engine = createEngine();
     const event = toolCall('search', 'h', {}, { costMicros: 700 });

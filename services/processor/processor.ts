@@ -109,6 +109,11 @@ export function createProcessor(options: ProcessorOptions) {
           continue;
         }
         const { event } = decoded;
+        const outcome = engine.apply(event);
+        if (outcome.foreign) {
+          dead.add(message, 'FOREIGN_TREE', `tree '${event.treeId}' is held by another tenant: a span of tenant '${event.tenantId}' is never counted in it`);
+          continue;
+        }
         spans += 1;
         touched.add(event.treeId);
         if (event.endTimeMs > (highWater.get(batch.partition) ?? 0)) highWater.set(batch.partition, event.endTimeMs);
@@ -122,7 +127,6 @@ export function createProcessor(options: ProcessorOptions) {
           spendByTenant.set(event.tenantId, spend);
         }
         if (spend) spend.latestMs = Math.max(spend.latestMs, event.endTimeMs);
-        const outcome = engine.apply(event);
         // A redelivered span is counted by the engine once; the summary must not count it twice.
         if (spend && !outcome.duplicate && (event.costMicros ?? 0) > 0) spend.spend.push({ timeMs: event.endTimeMs, micros: event.costMicros! });
         const started = agentBreaker ? runSignal(event) : null;
