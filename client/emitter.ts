@@ -40,6 +40,8 @@ export function createEmitter<T>(options: EmitterOptions<T>) {
   let waiting: T[] = [];
   let inFlight: T[] = [];
   let timer: NodeJS.Timeout | null = null;
+  /** After a failed send, no attempt before this (Date.now ms): the retry wait, or the transport's Retry-After. */
+  let resumeAt = 0;
   const stats: EmitterStats = { sent: 0, dropped: 0, buffered: 0, sendErrors: 0 };
 
   function later(ms: number): void {
@@ -49,6 +51,12 @@ export function createEmitter<T>(options: EmitterOptions<T>) {
   }
 
   function schedule(): void {
+    // Backing off: a full batch waits like the rest (the failure already set the retry timer).
+    const backoff = resumeAt - Date.now();
+    if (backoff > 0) {
+      later(backoff);
+      return;
+    }
     if (waiting.length >= options.batchSize) {
       if (timer) { clearTimeout(timer); timer = null; }
       // One flush queued at a time is enough: it re-schedules itself while spans wait.
@@ -60,6 +68,12 @@ export function createEmitter<T>(options: EmitterOptions<T>) {
 
   async function flushOnce(): Promise<void> {
     if (waiting.length === 0) return;
+    // A linger timer set before a failure may fire inside its backoff: wait out the rest.
+    const backoff = resumeAt - Date.now();
+    if (backoff > 0) {
+      later(backoff);
+      return;
+    }
     inFlight = waiting.length <= options.batchSize ? waiting : waiting.slice(0, options.batchSize);
     waiting = inFlight === waiting ? [] : waiting.slice(inFlight.length);
     try {
@@ -74,7 +88,10 @@ export function createEmitter<T>(options: EmitterOptions<T>) {
       inFlight = [];
       stats.sendErrors += 1;
       options.onSendError(error as Error, failed);
-      later(options.retryAfter?.(error) ?? retryMs);
+      const wait = options.retryAfter?.(error) ?? retryMs;
+      resumeAt = Date.now() + wait;
+      if (timer) { clearTimeout(timer); timer = null; }
+      later(wait);
       return;
     }
     if (waiting.length > 0) schedule();
@@ -95,9 +112,13 @@ export function createEmitter<T>(options: EmitterOptions<T>) {
       if (timer) { clearTimeout(timer); timer = null; }
       const until = Date.now() + deadlineMs;
       while (waiting.length + inFlight.length > 0 && Date.now() < until) {
-        const before = stats.sent;
+        // Closing honours the backoff too (a gateway's Retry-After), within the deadline.
+        const backoff = Math.min(resumeAt, until) - Date.now();
+        if (backoff > 0) {
+          await new Promise((ok) => setTimeout(ok, backoff));
+          continue;
+        }
         await Promise.race([queue.add(flushOnce), new Promise((ok) => setTimeout(ok, Math.max(0, until - Date.now())).unref())]);
-        if (stats.sent === before && waiting.length + inFlight.length > 0) await new Promise((ok) => setTimeout(ok, Math.min(50, Math.max(0, until - Date.now()))));
       }
       if (timer) { clearTimeout(timer); timer = null; }
       return { unsent: waiting.length + inFlight.length };

@@ -98,6 +98,36 @@ describe('emitter', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it("waits out the transport's Retry-After even when a full batch is waiting, and so does close", async () => {
+    const attempts: number[] = [];
+    let refuse = true;
+    const retryAfterMs = 300;
+    const emitter = createEmitter({
+      batchSize: 2, lingerMs: 1, maxBuffered: 100,
+      send: async () => {
+        attempts.push(Date.now());
+        if (refuse) throw new Error('429');
+      },
+      onSendError() {},
+      retryAfter: () => retryAfterMs,
+    });
+    emitter.push(0);
+    emitter.push(1); // a full batch: sent at once, refused
+    await until(() => attempts.length === 1);
+    for (let i = 2; i < 8; i++) emitter.push(i); // full batches keep arriving during the wait
+    await new Promise((ok) => setTimeout(ok, 100));
+    expect(attempts).toHaveLength(1);
+    await until(() => attempts.length === 2); // the retry, once the wait is over
+    expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(retryAfterMs - 5);
+    const { unsent } = await emitter.flush(1_000); // close: refused again, each attempt spaced by the wait
+    expect(unsent).toBe(8);
+    const gaps = attempts.slice(1).map((at, i) => at - attempts[i]!);
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(retryAfterMs - 5);
+    refuse = false;
+    expect(await emitter.flush(2_000)).toEqual({ unsent: 0 });
+  });
+
   it('refuses a bound below one span', () => {
     expect(() => createEmitter({ batchSize: 1, lingerMs: 1, maxBuffered: 0, send: async () => {}, onSendError() {} })).toThrow(/maxBuffered \(0\) must be at least 1/);
   });
