@@ -18,9 +18,12 @@
  * Binary (layout 2): a version byte, a kind byte, then varints, length-prefixed UTF-8 and the
  * dedup window as 8-byte fingerprints; detector states and breakers, whose shape follows the
  * detectors, as embedded JSON. Private to the processor and read back only by the same code, so
- * no Avro. Layout 1 (the whole tree as one JSON object) is still read, so a processor upgraded
+ * no Avro. A detector state embedded by an earlier build is brought to this build's shape by its
+ * detector's `revive` (the loop history, once signature texts, now fingerprints) or refused,
+ * naming the key and the detector. Layout 1 (the whole tree as one JSON object) is still read, so a processor upgraded
  * over an old changelog resumes from it; a layout this build does not know is refused by name.
  */
+import { detectorByName, type DetectorName } from '../../streams/detectors/index.js';
 import type { RunLedger, TreeChanges, TreeLedger, TreeSnapshot, TreeSummary } from '../../streams/engine.js';
 
 export const LAYOUT = 2;
@@ -62,7 +65,16 @@ export function encodeChanges(changes: TreeChanges): Array<[key: string, value: 
 export function decodeRecord(key: string | null, value: Buffer | null): StateRecord | null {
   if (value === null) return null;
   if (key === null) throw new UnreadableSnapshot(key, 'a state record without a key');
-  if (value[0] === JSON_OPEN) return { kind: 'snapshot', snapshot: decodeLayout1(key, value) };
+  if (value[0] === JSON_OPEN) {
+    const snapshot = decodeLayout1(key, value);
+    try {
+      reviveStates(snapshot.states);
+      for (const [, run] of snapshot.runs) reviveStates(run.states);
+    } catch (error) {
+      throw new UnreadableSnapshot(key, (error as Error).message);
+    }
+    return { kind: 'snapshot', snapshot };
+  }
   if (value[0] !== LAYOUT) throw new UnreadableSnapshot(key, `layout version ${value[0]}, this build reads 1 and ${LAYOUT}`);
   try {
     const r = new Reader(value, 2);
@@ -74,7 +86,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
         const lastEventMs = r.double();
         const seen = new Set<number>();
         for (let n = r.uint(); n > 0; n--) seen.add(r.double());
-        const states = r.json() as TreeLedger['states'];
+        const states = reviveStates(r.json() as TreeLedger['states']);
         const breakers = new Map(r.json() as Array<[string, TreeLedger['breakers'] extends Map<string, infer B> ? B : never]>);
         const splitRuns = r.byte() === 1;
         const runs: Array<[string, RunLedger]> = [];
@@ -92,7 +104,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
         const costMicros = r.uint();
         const tokens = r.uint();
         const lastEventMs = r.double();
-        const states = r.json() as TreeSummary['states'];
+        const states = reviveStates(r.json() as TreeSummary['states']);
         const breakers = new Map(r.json() as Array<[string, TreeSummary['breakers'] extends Map<string, infer B> ? B : never]>);
         return { kind: 'summary', summary: { tenantId, treeId: key, costMicros, tokens, lastEventMs, states, breakers } };
       }
@@ -150,7 +162,7 @@ function readRun(r: Reader): RunLedger {
   const steps = r.uint();
   const costMicros = r.uint();
   const ended = r.byte() === 1;
-  const states = r.json() as RunLedger['states'];
+  const states = reviveStates(r.json() as RunLedger['states']);
   return { agentId, tags, steps, costMicros, ended, states };
 }
 
@@ -163,6 +175,25 @@ function encodeSummary(summary: Readonly<TreeSummary>): Buffer {
   w.json(summary.states);
   w.json([...summary.breakers]);
   return w.done();
+}
+
+/**
+ * Detector states are embedded as their JSON; one written by an earlier build (the loop
+ * detector's history as signature texts) is brought to this build's shape by its detector, or
+ * refused naming the detector.
+ */
+function reviveStates<T extends Partial<Record<DetectorName, unknown>>>(states: T): T {
+  if (states === null || typeof states !== 'object') throw new Error('detector states are not an object');
+  for (const name of Object.keys(states) as DetectorName[]) {
+    const revive = detectorByName.get(name)?.revive;
+    if (!revive) continue;
+    try {
+      states[name] = revive(states[name]) as T[DetectorName];
+    } catch (error) {
+      throw new Error(`detector '${name}': ${(error as Error).message}`);
+    }
+  }
+  return states;
 }
 
 function decodeLayout1(key: string, value: Buffer): TreeSnapshot {

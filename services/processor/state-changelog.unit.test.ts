@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine, INLINE_RUNS, type Engine } from '../../streams/engine.js';
+import { signature } from '../../streams/detectors/loop.js';
 import { span, toolCall } from '../../test/spans.js';
 import { decodeRecord, encodeChanges, runKey, UnreadableSnapshot } from './state-changelog.js';
 
@@ -81,5 +82,44 @@ describe('processor state changelog', () => {
     expect(() => decodeRecord('t', Buffer.from([2, 0x54, 5, 0x61]))).toThrow(/truncated/);
     expect(() => decodeRecord('t', Buffer.from([2, 0x58]))).toThrow(/unknown record kind/);
     expect(decodeRecord('t', null)).toBeNull();
+  });
+
+  describe('loop states written by the build before fingerprints (history as signature texts)', () => {
+    /** An engine two identical failures into a loop, its loop state put back as the earlier build kept it. */
+    function legacy(runs = 1): Engine {
+      const engine = createEngine();
+      for (let i = 2; i <= runs; i++) engine.apply(span({ kind: 'run_start', name: 'a', runId: `run-${i}` }));
+      const fails = [toolCall('search', 'h'), toolCall('search', 'h')];
+      for (const event of fails) engine.apply(event);
+      (engine.tree('run-1')!.runs.get('run-1')!.states as Record<string, unknown>).loop = { history: fails.map((e) => signature(e)) };
+      return engine;
+    }
+
+    it.each([['in the tree record', 1], ['in a run record', INLINE_RUNS + 2]])('%s: load, and the third identical failure trips as it would have', (_, runs) => {
+      const log = new Map<string, Buffer | null>();
+      write(log, legacy(runs), 'run-1');
+      const restored = restoreFrom(log);
+      const loop = restored.tree('run-1')!.runs.get('run-1')!.states.loop as { history: unknown[]; tools: string[] };
+      expect(loop.history.every((h) => typeof h === 'number')).toBe(true);
+      expect(loop.tools).toEqual(['search', 'search']);
+      expect(restored.apply(toolCall('search', 'h')).controls.map((c) => [c.reason?.detector, c.reason?.observed])).toEqual([['loop', 3]]);
+    });
+
+    it('in the first layout (JSON): load, and the pattern carries on', () => {
+      const json = JSON.stringify(legacy().snapshot('run-1'));
+      expect(json).toContain('\\u0000');
+      const restored = restoreFrom(new Map([['run-1', Buffer.from(json)]]));
+      expect(restored.apply(toolCall('search', 'h')).controls.map((c) => c.reason?.detector)).toEqual(['loop']);
+    });
+
+    it('a loop state of neither shape is refused, naming the key and the detector', () => {
+      const engine = legacy();
+      (engine.tree('run-1')!.runs.get('run-1')!.states as Record<string, unknown>).loop = { history: 42 };
+      const [[key, value]] = encodeChanges(engine.changes('run-1')) as [[string, Buffer]];
+      expect(() => decodeRecord(key, value)).toThrow(UnreadableSnapshot);
+      expect(() => decodeRecord(key, value)).toThrow(/key 'run-1'.*detector 'loop': loop state without a history array/);
+      const json = JSON.stringify(engine.snapshot('run-1'));
+      expect(() => decodeRecord('run-1', Buffer.from(json))).toThrow(/key 'run-1'.*detector 'loop'/);
+    });
   });
 });

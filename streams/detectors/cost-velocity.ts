@@ -43,34 +43,64 @@ export const costVelocityParams = z
   }));
 
 function evolve(state: CostVelocityState, event: SpanEvent): CostVelocityState {
-  return addSpend(state, event.endTimeMs, event.costMicros ?? 0);
+  const cost = event.costMicros ?? 0;
+  return cost > 0 ? placeSpend(state, event.endTimeMs, cost) : state;
 }
 
-/** Places `micros` spent at event time `t` in the window state (shared with the tenant stage). */
+/**
+ * Places `micros` spent at event time `t` in the window state (shared with the tenant stage),
+ * leaving `state` as it was: a new state.
+ */
 export function addSpend(state: CostVelocityState, t: number, cost: number): CostVelocityState {
   if (cost <= 0) return state;
+  return placeSpend({ points: state.points.slice(), newestMs: state.newestMs }, t, cost);
+}
+
+/** addSpend in place: drops what fell behind the horizon and inserts the point, in time order. */
+function placeSpend(state: CostVelocityState, t: number, cost: number): CostVelocityState {
   const newestMs = Math.max(state.newestMs, t);
   const horizon = newestMs - MAX_WINDOW_MS - LATENESS_MS;
   if (t < horizon) return state; // later than the lateness bound: too late to matter
-  const points = state.points.filter(([time]) => time >= horizon);
+  state.newestMs = newestMs;
+  const points = state.points;
+  let stale = 0; // sorted by time: what is older than the horizon is a prefix
+  while (stale < points.length && points[stale]![0] < horizon) stale += 1;
+  if (stale > 0) points.splice(0, stale);
   let at = points.length;
   while (at > 0 && points[at - 1]![0] > t) at -= 1;
-  points.splice(at, 0, [t, cost]);
-  return { points, newestMs };
+  if (at === points.length) points.push([t, cost]);
+  else points.splice(at, 0, [t, cost]);
+  return state;
 }
 
-/** The largest spend in any window of `windowMs` that contains time `t`. */
+/** The spend in [start, start + windowMs) of time-sorted points. */
+function spendFrom(points: ReadonlyArray<readonly [number, number]>, start: number, windowMs: number): number {
+  const end = start + windowMs;
+  let sum = 0;
+  for (let i = 0; i < points.length; i++) {
+    const time = points[i]![0];
+    if (time >= start && time < end) sum += points[i]![1];
+  }
+  return sum;
+}
+
+/** The largest spend in any window of `windowMs` that contains time `t` (points sorted by time). */
 export function maxWindowSpend(points: ReadonlyArray<readonly [number, number]>, t: number, windowMs: number): number {
-  const sumFrom = (start: number) => {
+  const n = points.length;
+  if (n === 0) return 0;
+  // In order (the common case): nothing is newer than t, so the window ending at t is the
+  // largest; sorted, it is a suffix of the points.
+  if (points[n - 1]![0] <= t) {
+    const start = t - windowMs + 1;
     let sum = 0;
-    for (const [time, cost] of points) if (time >= start && time < start + windowMs) sum += cost;
+    for (let i = n - 1; i >= 0 && points[i]![0] >= start; i--) sum += points[i]![1];
     return sum;
-  };
-  const last = points.at(-1);
-  // In order (the common case): nothing is newer than t, so the window ending at t is the largest.
-  if (!last || last[0] <= t) return sumFrom(t - windowMs + 1);
+  }
   let max = 0;
-  for (const [time] of points) if (time > t - windowMs && time <= t) max = Math.max(max, sumFrom(time));
+  for (let i = 0; i < n; i++) {
+    const time = points[i]![0];
+    if (time > t - windowMs && time <= t) max = Math.max(max, spendFrom(points, time, windowMs));
+  }
   return max;
 }
 

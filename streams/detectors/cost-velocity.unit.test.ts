@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { foldDetector } from '../../test/fold.js';
 import { span } from '../../test/spans.js';
-import { costVelocity, maxWindowSpend, runCostVelocity } from './cost-velocity.js';
+import { addSpend, costVelocity, maxWindowSpend, runCostVelocity } from './cost-velocity.js';
 
 const T0 = 1_700_000_000_000;
 const at = (offsetMs: number, micros: number, eventId = `v-${offsetMs}-${micros}`) => span({ eventId, kind: 'llm_call', name: 'm', costMicros: micros, startTimeMs: T0 + offsetMs - 10, endTimeMs: T0 + offsetMs });
@@ -41,5 +41,20 @@ describe('cost velocity', () => {
   it('forgets spend older than the longest window plus the lateness bound', () => {
     const { state } = foldDetector(costVelocity, [at(0, 1), at(3_600_000 + 300_001, 1)], params);
     expect(state.points).toHaveLength(1);
+  });
+
+  it('keeps points in time order, late ones placed, and the window ending at an in-order event is a suffix', () => {
+    const { state } = foldDetector(costVelocity, [at(0, 1), at(5_000, 2), at(2_000, 4), at(9_000, 8), at(1_000, 16)], params);
+    expect(state.points.map(([t]) => t - T0)).toEqual([0, 1_000, 2_000, 5_000, 9_000]);
+    expect(maxWindowSpend(state.points, T0 + 9_000, 8_000)).toBe(2 + 4 + 8); // (1_000, 9_000]
+    expect(maxWindowSpend(state.points, T0 + 1_000, 3_000)).toBe(16 + 4 + 1); // late: the window [0, 3_000) is the largest holding it
+    expect(maxWindowSpend([], T0, 1_000)).toBe(0);
+  });
+
+  it('addSpend (the tenant stage) leaves the state it is given as it was', () => {
+    const before = { points: [[T0, 5]] as Array<[number, number]>, newestMs: T0 };
+    const after = addSpend(before, T0 + 1, 7);
+    expect(before).toEqual({ points: [[T0, 5]], newestMs: T0 });
+    expect(after).toEqual({ points: [[T0, 5], [T0 + 1, 7]], newestMs: T0 + 1 });
   });
 });

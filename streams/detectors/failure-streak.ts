@@ -26,19 +26,25 @@ export const failureStreak: Detector<FailureStreakState, FailureStreakParams> = 
   params: z.object({ threshold: z.coerce.number().int().min(1).max(10_000).default(3) }),
   defaults: Object.freeze({ threshold: 3 }),
   initialState: () => ({ streaks: {} }),
+  // In place (the caller owns the state): a success of an operation with no streak changes nothing.
   evolve(state, event) {
     if (!isOperation(event) || event.status === 'unset') return state;
+    const streaks = state.streaks;
     const op = operation(event.kind, event.name);
-    const streaks = { ...state.streaks };
+    const streak = streaks[op];
     if (event.status === 'ok') {
-      delete streaks[op];
-    } else {
-      delete streaks[op]; // re-inserted last: key order is recency order
-      streaks[op] = (state.streaks[op] ?? 0) + 1;
-      const keys = Object.keys(streaks);
-      if (keys.length > MAX_TRACKED) delete streaks[keys[0]!];
+      if (streak !== undefined) delete streaks[op];
+      return state;
     }
-    return { streaks };
+    if (streak !== undefined) delete streaks[op]; // re-inserted last: key order is recency order
+    streaks[op] = (streak ?? 0) + 1;
+    if (streak === undefined) {
+      let oldest: string | undefined;
+      let count = 0;
+      for (const key in streaks) if (count++ === 0) oldest = key;
+      if (count > MAX_TRACKED) delete streaks[oldest!];
+    }
+    return state;
   },
   decide(state, event, p) {
     if (!isOperation(event) || event.status !== 'error') return null;

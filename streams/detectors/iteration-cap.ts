@@ -23,7 +23,10 @@ export const iterationCap: Detector<IterationCapState, IterationCapParams> = {
   params: z.object({ maxSteps: z.coerce.number().int().min(1).max(10_000_000).default(500) }),
   defaults: Object.freeze({ maxSteps: 500 }),
   initialState: () => ({ steps: 0 }),
-  evolve: (state, event) => (isStep(event.kind) ? { steps: state.steps + 1 } : state),
+  evolve(state, event) {
+    if (isStep(event.kind)) state.steps += 1; // in place: the caller owns the state
+    return state;
+  },
   decide(state, event, p) {
     if (!isStep(event.kind) || state.steps <= p.maxSteps) return null;
     return { threshold: p.maxSteps, observed: state.steps, windowMs: null, message: `run took ${state.steps} steps, above its cap of ${p.maxSteps}` };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SpanEvent } from '../../schemas/index.js';
 import { span, toolCall } from '../../test/spans.js';
-import { loop, type LoopState } from './loop.js';
+import { fingerprintOfSignature, loop, reviveLoopState, signature, signatureFingerprint, type LoopState } from './loop.js';
 
 const { evolve, decide, initialState } = loop;
 
@@ -62,5 +62,52 @@ describe('loop detector', () => {
   it('parses policy parameters from strings, with defaults and bounds', () => {
     expect(loop.params.parse({ threshold: '5' })).toEqual({ threshold: 5, maxCycle: 3 });
     expect(loop.params.safeParse({ threshold: '1' }).success).toBe(false);
+  });
+
+  it.each([
+    { case: 'an error', event: toolCall('search', 'h1', { error: 'HTTP 503' }) },
+    { case: 'an error without text', event: toolCall('search', 'h1', { error: '' }) },
+    { case: 'a result hash', event: toolCall('search', 'h1', { status: 'ok', outputHash: 'o1' }) },
+    { case: 'no result', event: toolCall('search', 'h1', { status: 'ok' }) },
+    { case: 'non-ASCII names', event: toolCall('recherche-é', 'h1', { error: 'délai dépassé' }) },
+  ])('the fingerprint is that of the signature text: $case', ({ event }) => {
+    expect(signatureFingerprint(event)).toBe(fingerprintOfSignature(signature(event)!));
+    expect(Number.isSafeInteger(signatureFingerprint(event))).toBe(true);
+  });
+
+  it('tells apart what the signature text tells apart (tool, arguments, status, outcome)', () => {
+    const prints = [
+      toolCall('search', 'h1', { error: 'x' }), toolCall('search', 'h2', { error: 'x' }), toolCall('fetch', 'h1', { error: 'x' }),
+      toolCall('search', 'h1', { error: 'y' }), toolCall('search', 'h1', { status: 'ok' }), toolCall('search', 'h1', { status: 'ok', outputHash: 'none' }),
+      toolCall('search', 'h1', { status: 'error', error: 'x', outputHash: 'o' }), toolCall('search', 'h1', { status: 'ok', outputHash: 'o' }),
+    ].map(signatureFingerprint);
+    expect(new Set(prints).size).toBe(prints.length - 1); // ok with no output hash is outcome 'none', as the text is
+    expect(signatureFingerprint(toolCall('search', 'h1', { status: 'ok' }))).toBe(signatureFingerprint(toolCall('search', 'h1', { status: 'ok', outputHash: 'none' })));
+  });
+
+  it('keeps a bounded history of numbers, updated in place', () => {
+    let state = initialState();
+    const first = state;
+    for (let i = 0; i < 500; i++) state = evolve(state, toolCall('search', `h${i}`));
+    expect(state).toBe(first);
+    expect(state.history).toHaveLength(80);
+    expect(state.history.every((h) => typeof h === 'number')).toBe(true);
+    expect(state.tools).toEqual(['search', 'search', 'search', 'search']);
+    expect(JSON.stringify(state).length).toBeLessThan(80 * 18 + 100);
+  });
+
+  it('revives the earlier state (signature texts) exactly: the pattern carries on', () => {
+    const legacy = { history: [a(), b(), a(), b(), a()].map((e) => signature(e)!) };
+    const revived = reviveLoopState(JSON.parse(JSON.stringify(legacy)));
+    expect(revived.tools).toEqual(['search', 'fetch', 'search', 'fetch', 'search'].slice(-4));
+    const next = b();
+    expect(decide(evolve(revived, next), next, policy)).toEqual(expect.objectContaining({ observed: 3, message: expect.stringMatching(/cycle 'search' -> 'fetch'/) }));
+    expect(reviveLoopState({ history: [] })).toEqual({ history: [], tools: [] });
+    const current = fold([a(), b()]).state;
+    expect(reviveLoopState(JSON.parse(JSON.stringify(current)))).toEqual(current);
+  });
+
+  it.each([null, {}, { history: 'x' }, { history: [1, 'x'] }, { history: [1], tools: [2] }])('refuses a loop state of no known shape: %j', (raw) => {
+    expect(() => reviveLoopState(raw)).toThrow(/loop state/);
   });
 });

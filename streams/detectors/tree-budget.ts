@@ -23,10 +23,12 @@ export const treeBudget: Detector<TreeLedgerState, TreeBudgetParams> = {
     .refine((p) => p.maxMicros !== null || p.maxTokens !== null, { message: 'set maxMicros, maxTokens or both', path: ['maxMicros'] }),
   defaults: null,
   initialState: () => ({ costMicros: 0, tokens: 0 }),
-  evolve: (state, event) => ({
-    costMicros: state.costMicros + (event.costMicros ?? 0),
-    tokens: state.tokens + event.inputTokens + event.outputTokens,
-  }),
+  evolve(state, event) {
+    // In place: the caller owns the state (an evicted tree's summary hands it on to the revived tree).
+    state.costMicros += event.costMicros ?? 0;
+    state.tokens += event.inputTokens + event.outputTokens;
+    return state;
+  },
   decide(state, _event, p) {
     if (p.maxMicros !== null && state.costMicros > p.maxMicros) {
       return { threshold: p.maxMicros, observed: state.costMicros, windowMs: null, message: `spawn tree spent ${usd(state.costMicros)}, above its budget of ${usd(p.maxMicros)}` };
