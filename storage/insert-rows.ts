@@ -1,28 +1,32 @@
 /**
  * Bulk inserts of rows given as value arrays (column order), the write path of the sink.
  *
- * Format: JSONCompactEachRow. Rows are arrays, not objects, so neither side spends time on key
- * names (half the bytes of JSONEachRow for a span), and JSON keeps strings, NULLs and maps
- * exact without hand-written escaping.
+ * chDB: ClickHouse's Native format (`native-format.ts`), columns as ClickHouse keeps them, so the
+ * insert skips parsing text: on 50,000 spans into `spans` and its views, chDB spent about 285 ms
+ * of CPU on JSONCompactEachRow and 135 ms on Native (BENCHMARKS.md, sink). LowCardinality columns
+ * go as their plain types and ClickHouse converts them (input_format_native_allow_types_conversion,
+ * set although it is the default, because the insert relies on it). The block goes through a
+ * temporary file read with `INSERT ... FROM INFILE`, not inline after the INSERT statement (what
+ * @clickhouse/client's `insert` and chDB's `rawInsert` do): chDB hands inline data through its
+ * query text, which costs several µs per row more than reading the same bytes from a file; the
+ * file lives in the OS temp folder for the length of one insert.
  *
- * chDB: the payload goes through a temporary file read with `INSERT ... FROM INFILE`, not inline
- * after the INSERT statement (what @clickhouse/client's `insert` and chDB's `rawInsert` do).
- * chDB hands inline data through its query text, which costs several µs per row more than
- * reading the same bytes from a file (measured: see BENCHMARKS.md, sink findings); the file
- * lives in the OS temp folder for the length of one insert.
- *
- * A server: @clickhouse/client's streaming insert, which a server parses as it arrives.
+ * A server: JSONCompactEachRow through @clickhouse/client's streaming insert, which a server
+ * parses as it arrives (rows are arrays, not objects: half the bytes of JSONEachRow for a span).
+ * Native to a server would work too but is not tested here, so it stays on JSON.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NativeEncoder, type NativeColumn } from './native-format.js';
 import type { Store } from './store.js';
 
 export interface RowsInsert {
   table: string;
-  columns: readonly string[];
-  /** One array of values per row, in `columns` order (numbers, strings, null, string maps). */
+  /** Names and the types rows travel as (a LowCardinality column as its plain type). */
+  columns: readonly NativeColumn[];
+  /** One array of values per row, in `columns` order (see NativeColumn for the values a type takes). */
   rows: readonly (readonly unknown[])[];
   /** Names the exact slice of the log these rows came from: a replay with the same token is dropped. */
   dedupToken: string;
@@ -49,24 +53,42 @@ const INSERT_SETTINGS = Object.freeze({ parallel_view_processing: 1 as const });
  *   CPU than they save when there are two cores to share.
  * Measured on 50,000 spans a insert (2 cores): about 625 -> 485 ms of CPU (BENCHMARKS.md, sink).
  */
-const EMBEDDED_INSERT_SETTINGS = Object.freeze({ ...INSERT_SETTINGS, optimize_on_insert: 0 as const, input_format_parallel_parsing: 0 as const });
+const EMBEDDED_INSERT_SETTINGS = Object.freeze({
+  ...INSERT_SETTINGS,
+  optimize_on_insert: 0 as const,
+  input_format_parallel_parsing: 0 as const,
+  input_format_native_allow_types_conversion: 1 as const,
+});
+
+/**
+ * Encoders not in use: each keeps the buffer it grew to, so steady inserts allocate nothing;
+ * an insert takes one for the length of its file write, so overlapping inserts never share one.
+ */
+const idleEncoders: NativeEncoder[] = [];
+const MAX_IDLE_ENCODERS = 2;
 
 export async function insertRows(target: InsertTarget, insert: RowsInsert): Promise<void> {
   if (insert.rows.length === 0) return;
-  for (const name of [insert.table, ...insert.columns]) {
+  const names = insert.columns.map((column) => column.name);
+  for (const name of [insert.table, ...names]) {
     if (!IDENTIFIER.test(name)) throw new Error(`insertRows: '${name}' is not a plain ClickHouse identifier`);
   }
   if (target.kind === 'server') {
     const clickhouse_settings = { ...INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
-    await target.client.insert({ table: insert.table, columns: [...insert.columns] as [string, ...string[]], values: insert.rows as unknown[][], format: 'JSONCompactEachRow', clickhouse_settings });
+    await target.client.insert({ table: insert.table, columns: names as [string, ...string[]], values: insert.rows as unknown[][], format: 'JSONCompactEachRow', clickhouse_settings });
     return;
   }
   const clickhouse_settings = { ...EMBEDDED_INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
-  const file = join(spoolFolder(), `${process.pid}-${++spooled}.jsonl`);
-  await writeFile(file, compactJsonLines(insert.rows));
+  const file = join(spoolFolder(), `${process.pid}-${++spooled}.native`);
+  const encoder = idleEncoders.pop() ?? new NativeEncoder();
+  try {
+    await writeFile(file, encoder.encode(insert.columns, insert.rows));
+  } finally {
+    if (idleEncoders.length < MAX_IDLE_ENCODERS) idleEncoders.push(encoder);
+  }
   try {
     await target.client.command({
-      query: `INSERT INTO ${insert.table} (${insert.columns.join(', ')}) FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT JSONCompactEachRow`,
+      query: `INSERT INTO ${insert.table} (${names.join(', ')}) FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT Native`,
       clickhouse_settings,
     });
   } finally {
@@ -74,7 +96,7 @@ export async function insertRows(target: InsertTarget, insert: RowsInsert): Prom
   }
 }
 
-/** One JSON array per line: what JSONCompactEachRow reads. */
+/** One JSON array per line: what JSONCompactEachRow reads (the server path's format; kept for comparisons). */
 export function compactJsonLines(rows: readonly (readonly unknown[])[]): string {
   const lines = new Array<string>(rows.length);
   for (let i = 0; i < rows.length; i++) lines[i] = JSON.stringify(rows[i]);

@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
 import type { SpanEvent } from '../../schemas/index.js';
 import { insertRows, type InsertTarget } from '../insert-rows.js';
+import type { NativeColumn, NativeType } from '../native-format.js';
 
 export interface SourcePosition {
   partition: number;
@@ -52,6 +53,49 @@ export type SpanRow = ReturnType<typeof toSpanRow>;
 export const SPAN_COLUMNS = Object.freeze(Object.keys(toSpanRow({ attributes: {} } as unknown as SpanEvent, { partition: 0, offset: '0' })) as (keyof SpanRow)[]);
 
 /**
+ * The type each column travels as in a Native block (migration 0001): LowCardinality columns as
+ * their plain types, which ClickHouse converts on insert. A Record, so a column added to
+ * toSpanRow without a type here fails to compile.
+ */
+const SPAN_COLUMN_TYPES: Readonly<Record<keyof SpanRow, NativeType>> = Object.freeze({
+  tenant_id: 'String',
+  agent_id: 'String',
+  tree_id: 'String',
+  run_id: 'String',
+  parent_run_id: 'Nullable(String)',
+  event_id: 'String',
+  span_id: 'String',
+  parent_span_id: 'Nullable(String)',
+  kind: 'String',
+  name: 'String',
+  status: 'String',
+  error: 'Nullable(String)',
+  start_time: "DateTime64(3, 'UTC')",
+  end_time: "DateTime64(3, 'UTC')",
+  model: 'Nullable(String)',
+  provider: 'Nullable(String)',
+  input_tokens: 'UInt64',
+  output_tokens: 'UInt64',
+  cached_tokens: 'UInt64',
+  cost_micros: 'Nullable(UInt64)',
+  args_hash: 'Nullable(String)',
+  args: 'Nullable(String)',
+  output_hash: 'Nullable(String)',
+  output: 'Nullable(String)',
+  user_id: 'Nullable(String)',
+  session_id: 'Nullable(String)',
+  edge_kind: 'Nullable(String)',
+  edge_target_run: 'Nullable(String)',
+  edge_target_tree: 'Nullable(String)',
+  attributes: 'Map(String, String)',
+  source_partition: 'UInt32',
+  source_offset: 'UInt64',
+});
+
+/** SPAN_COLUMNS with the types insertSpans sends them as. */
+export const SPAN_INSERT_COLUMNS: readonly NativeColumn[] = Object.freeze(SPAN_COLUMNS.map((name) => Object.freeze({ name, type: SPAN_COLUMN_TYPES[name] })));
+
+/**
  * `dedupToken` names the exact slice of the log (topic, partitions, offsets): a replayed batch
  * with the same token is dropped by ClickHouse; any other overlap collapses by event id.
  */
@@ -61,7 +105,7 @@ export async function insertSpans(target: InsertTarget, rows: readonly SpanRow[]
     const row = rows[i]!;
     values[i] = SPAN_COLUMNS.map((column) => row[column]);
   }
-  await insertRows(target, { table: 'spans', columns: SPAN_COLUMNS, rows: values, dedupToken });
+  await insertRows(target, { table: 'spans', columns: SPAN_INSERT_COLUMNS, rows: values, dedupToken });
 }
 
 const runSpanRow = z.object({
