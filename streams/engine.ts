@@ -39,6 +39,12 @@ const PATTERN_DETECTORS: ReadonlySet<DetectorName> = new Set(['loop', 'failure_s
  */
 const CUMULATIVE_TREE_DETECTORS: ReadonlySet<DetectorName> = new Set(['tree_budget']);
 
+/**
+ * Detectors that keep state; those whose initial state is null (scope, context ceiling) keep
+ * none, so they are never evolved and take no room in the ledgers or the changelog.
+ */
+const STATEFUL: readonly Detector[] = DETECTORS.filter((detector) => detector.initialState() !== null);
+
 /** Trees with at most this many runs are written as one record; larger ones a record per run. */
 export const INLINE_RUNS = 8;
 
@@ -237,7 +243,8 @@ export function createEngine(options: EngineOptions = {}) {
     run.costMicros += cost;
     tree.costMicros += cost;
     tree.tokens += event.inputTokens + event.outputTokens;
-    for (const detector of DETECTORS) {
+    // Detectors evolve the states the ledgers own in place (see Detector.evolve).
+    for (const detector of STATEFUL) {
       const holder = detector.stateScope === 'run' ? run.states : tree.states;
       holder[detector.name] = detector.evolve(holder[detector.name] ?? detector.initialState(), event);
     }

@@ -35,6 +35,7 @@ export interface Detector<S = unknown, P = unknown> {
   readonly params: z.ZodType<P>;
   /** Built-in parameters protecting a tenant that wrote no policy; null: off until a policy sets it. */
   readonly defaults: Readonly<P> | null;
+  /** null: the detector keeps no state (it decides on the event alone) and is never evolved. */
   initialState(): S;
   /** May mutate `state` and return it: the caller must use only the returned state afterwards. */
   evolve(state: S, event: SpanEvent): S;

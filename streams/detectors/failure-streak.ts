@@ -20,6 +20,11 @@ const MAX_TRACKED = 64;
 
 const operation = (kind: string, name: string) => `${kind}:${name}`;
 
+function isEmpty(streaks: Record<string, number>): boolean {
+  for (const _ in streaks) return false;
+  return true;
+}
+
 export const failureStreak: Detector<FailureStreakState, FailureStreakParams> = {
   name: 'failure_streak',
   stateScope: 'run',
@@ -30,6 +35,7 @@ export const failureStreak: Detector<FailureStreakState, FailureStreakParams> = 
   evolve(state, event) {
     if (!isOperation(event) || event.status === 'unset') return state;
     const streaks = state.streaks;
+    if (event.status === 'ok' && isEmpty(streaks)) return state; // the common case: nothing failing
     const op = operation(event.kind, event.name);
     const streak = streaks[op];
     if (event.status === 'ok') {
