@@ -15,7 +15,7 @@
  * converts a block's declared type to the table's on insert, so no dictionaries are built here.
  */
 
-/** The column types this encoder writes. A value of another JS type than the column's throws. */
+/** The column types this encoder writes. */
 export type NativeType =
   | 'String'
   | 'Nullable(String)'
@@ -25,17 +25,18 @@ export type NativeType =
   | "DateTime64(3, 'UTC')"
   | 'Map(String, String)';
 
-export interface NativeColumn {
-  readonly name: string;
-  readonly type: NativeType;
-}
-
 /**
  * Values per type: strings as JS strings; UInt32 as integer numbers; UInt64 as non-negative
  * safe-integer numbers, bigints or decimal strings (Kafka offsets); DateTime64(3) as integer
  * milliseconds since the epoch; Map(String, String) as a plain object of string values; NULL as
  * null (or undefined) in Nullable columns only.
  */
+export interface NativeColumn {
+  readonly name: string;
+  readonly type: NativeType;
+}
+
+/** A value the column's type cannot hold, or a type the encoder does not write: a bug upstream, not retriable. */
 export class NativeEncodeError extends Error {
   readonly code = 'NATIVE_ENCODE' as const;
   readonly retriable = false;
@@ -47,7 +48,6 @@ export class NativeEncodeError extends Error {
 
 const TWO_32 = 4_294_967_296;
 const UINT64_MAX = (1n << 64n) - 1n;
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
 
 /**
  * Writes blocks into one Buffer it keeps and grows, so steady inserts allocate nothing.
@@ -115,16 +115,19 @@ export class NativeEncoder {
       this.ensure(1 + 3 * length);
       const buf = this.buf;
       const start = this.pos + 1;
-      let pos = start;
+      let end = start;
+      // A byte loop beats the call into C++ for short ASCII strings (measured: below ~16 units).
       let i = 0;
-      for (; i < length; i++) {
-        const code = value.charCodeAt(i);
-        if (code >= 0x80) break;
-        buf[pos++] = code;
+      if (length < 16) {
+        for (; i < length; i++) {
+          const code = value.charCodeAt(i);
+          if (code >= 0x80) break;
+          buf[end++] = code;
+        }
       }
-      if (i < length) pos = start + buf.write(value, start, 'utf8');
-      buf[this.pos] = pos - start;
-      this.pos = pos;
+      if (i < length) end = start + buf.write(value, start, 'utf8');
+      buf[this.pos] = end - start;
+      this.pos = end;
       return;
     }
     const bytes = Buffer.byteLength(value, 'utf8');
@@ -144,9 +147,14 @@ export class NativeEncoder {
   private strings(rows: readonly (readonly unknown[])[], c: number, name: string, nullable = false): void {
     for (let i = 0; i < rows.length; i++) {
       const value = rows[i]![c];
-      if (typeof value === 'string') this.string(value);
-      else if (nullable && value == null) this.string('');
-      else throw invalid(name, i, value, nullable ? 'a string or null' : 'a string');
+      if (typeof value === 'string') {
+        this.string(value);
+      } else if (nullable && value == null) {
+        this.ensure(1);
+        this.buf[this.pos++] = 0; // an empty string under the NULL
+      } else {
+        throw invalid(name, i, value, nullable ? 'a string or null' : 'a string');
+      }
     }
   }
 
@@ -166,7 +174,7 @@ export class NativeEncoder {
     for (let i = 0; i < rows.length; i++) {
       const value = rows[i]![c];
       if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) this.int64(value);
-      else if (typeof value === 'string' && value.length < 16 && DECIMAL.test(value)) this.int64(Number(value));
+      else if (typeof value === 'string' && value.length < 16 && isDigits(value)) this.int64(Number(value));
       else if (nullable && value == null) this.int64(0);
       else this.bigUint64(toBigUint64(value, name, i, nullable));
     }
@@ -218,11 +226,20 @@ export class NativeEncoder {
   }
 }
 
+function isDigits(value: string): boolean {
+  if (value.length === 0) return false;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
+}
+
 function toBigUint64(value: unknown, name: string, row: number, nullable: boolean): bigint {
   const expected = `a non-negative integer below 2^64 (number, bigint or decimal string)${nullable ? ' or null' : ''}`;
   let big: bigint;
   if (typeof value === 'bigint') big = value;
-  else if (typeof value === 'string' && DECIMAL.test(value)) big = BigInt(value);
+  else if (typeof value === 'string' && isDigits(value)) big = BigInt(value);
   else throw invalid(name, row, value, expected);
   if (big < 0n || big > UINT64_MAX) throw invalid(name, row, value, expected);
   return big;

