@@ -2,10 +2,11 @@
  * Bulk inserts of rows given as value arrays (column order), the write path of the sink.
  *
  * chDB: ClickHouse's Native format (`native-format.ts`), columns as ClickHouse keeps them, so the
- * insert skips parsing text: on 50,000 spans into `spans` and its views, chDB spent about 285 ms
- * of CPU on JSONCompactEachRow and 135 ms on Native (BENCHMARKS.md, sink). LowCardinality columns
- * go as their plain types and ClickHouse converts them (input_format_native_allow_types_conversion,
- * set although it is the default, because the insert relies on it). The block goes through a
+ * insert parses no text: 50,000 realistic spans into `spans` and its views cost chDB about 285 ms
+ * of CPU as JSONCompactEachRow and 135-150 ms as Native (2 cores, best of several rounds), and the
+ * JS side about 2 instead of 3 µs a row to encode. LowCardinality columns go as their plain types
+ * and ClickHouse converts them (input_format_native_allow_types_conversion, set although it is the
+ * default, because the insert relies on it). The block goes through a
  * temporary file read with `INSERT ... FROM INFILE`, not inline after the INSERT statement (what
  * @clickhouse/client's `insert` and chDB's `rawInsert` do): chDB hands inline data through its
  * query text, which costs several µs per row more than reading the same bytes from a file; the
