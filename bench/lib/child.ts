@@ -44,7 +44,8 @@ export function startWorker<R>(file: string, input: unknown, options: WorkerOpti
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const child = fork(path, [], {
     // tsx as a loader, not as a CLI: the child is then a plain Node process we can signal.
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+    // BENCH_NODE_FLAGS: extra flags for the workers (e.g. --trace-gc, which NODE_OPTIONS refuses).
+    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: process.env,
   });

@@ -95,6 +95,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       figure('background rate achieved', background.ratePerSec, 'spans/s', `4 clients x 25 runs; ${background.dropped} dropped, ${background.unsent} unsent at close`),
       figure('background agents event-loop delay p99', background.eventLoopDelayP99Ms, 'ms'),
       figure('processor spans handled', served.count, 'count', `trips ${served.trips}, mean batch ${served.batchSize.mean.toFixed(0)} spans, ${served.transactions} transactions (${served.transactionRetries} retried)`),
+      latencyFigure('processor: span batch appended -> its handler starts', served.batchAge, 'ms', 'every span batch of the run (idle and loaded): how old a fetch is when the processor starts on it'),
       figure('processor RSS, peak', served.rss.peakMiB, 'MiB'),
     ];
     const notes: string[] = [];

@@ -60,6 +60,8 @@ export interface DrainResult {
   activeMs: number;
   batches: number;
   batchSize: Distribution;
+  /** Per span batch, ms from its newest record's timestamp (the broker's append time, where the topic uses LogAppendTime) to its handler starting. */
+  batchAge: Distribution;
   /** Sum of handleBatch durations over the drain's wall time (services only). */
   busyPercent: number | null;
   rss: { peakMiB: number; endMiB: number; heapUsedMiB: number };
@@ -85,6 +87,8 @@ export const TIMELINE_BUCKET_MS = 500;
 
 class BatchClock {
   readonly sizes: number[] = [];
+  /** Per span batch, ms from its newest record's timestamp to its handler starting (a fetch's age, when the topic stamps on append). */
+  readonly ages: number[] = [];
   busyMs = 0;
   count = 0;
   firstAt = 0;
@@ -132,6 +136,7 @@ function timedLog(log: EventLog, clock: BatchClock, topic: string, observer?: Sp
         // The sink also reads the audit topic; only spans count toward the drain.
         const spans = batch.topic === topic;
         if (spans) observer?.received(batch);
+        if (spans && batch.messages.length > 0) clock.ages.push(Date.now() - batch.messages.at(-1)!.timestampMs);
         const started = performance.now();
         await options.handleBatch(batch);
         if (spans) {
@@ -238,6 +243,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     activeMs: clock.lastAt - clock.firstStartedAt,
     batches: clock.sizes.length,
     batchSize: distribution(clock.sizes),
+    batchAge: distribution(clock.ages),
     busyPercent: input.mode === 'processor' || input.mode === 'sink' ? (100 * clock.busyMs) / Math.max(1, clock.lastAt - clock.firstStartedAt) : null,
     rss: memory.stop(),
     ...counters,
