@@ -158,6 +158,10 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
       state.restore(key, value);
       if (value !== null) keysRestored += 1;
     }
+    // The group's offsets may be behind what committed (the last owner lost the partition before
+    // its offset commit): bring them up now, as the redeliveries below the positions will be
+    // skipped and, on a quiet log, no transaction would follow to commit them.
+    if (recorded) commitGroupOffsets(partition, [...restored].map(([topic, next]) => ({ topic, partition, offset: next.toString() })));
   }
 
   async function groupPositions(partition: number): Promise<Positions> {
