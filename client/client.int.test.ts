@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryLog } from '../log/memory.js';
 import { topicNames, topicSpecs } from '../log/topics.js';
-import { controlEventCodec, spanEventCodec } from '../schemas/index.js';
-import { brokers, freshKafka, readAll } from '../test/kafka.js';
-import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable } from './index.js';
+import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec, type PolicyEvent } from '../schemas/index.js';
+import { brokers, eventually, freshKafka, readAll } from '../test/kafka.js';
+import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable, type Fusebox, type NextAction, type Run } from './index.js';
+import { ProducerThread } from './producer-thread.js';
 
 /** Runs the fixture agent under tsx, as `npx tsx` runs examples; resolves with its exit and output, or null if it did not end in time. */
 function agentProcess(env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string } | null> {
@@ -35,12 +36,66 @@ describe('agent client', () => {
       const forgetting = await agentProcess({ AGENT_MODE: 'thread', AGENT_PREFIX: prefix }, 30_000);
       expect(forgetting, 'the producer thread kept the process alive').not.toBeNull();
       expect(forgetting!.code, forgetting!.stderr).toBe(0);
+      // A whole client never closed, its control and policies readers running on the thread: the process ends too.
+      const forgotten = await agentProcess({ AGENT_MODE: 'forget', AGENT_PREFIX: prefix }, 30_000);
+      expect(forgotten, 'the client\'s thread (its readers) kept the process alive').not.toBeNull();
+      expect(forgotten!.code, forgotten!.stderr).toBe(0);
 
       const spans = (await readAll(log, topics.spans)).map((m) => ({ key: m.key, span: spanEventCodec.decode(m.value!) }));
       expect(spans.filter((s) => s.span.treeId === result.treeId)).toHaveLength(452);
       expect(spans.every((s) => s.key === s.span.treeId)).toBe(true);
       expect(spans.filter((s) => s.span.eventId === 'forgotten-1')).toHaveLength(1);
     } finally {
+      await log.close();
+    }
+  }, 120_000);
+
+  it('hears its trips, its policy changes and the control plane\'s heartbeats through its Kafka thread', async () => {
+    const { log, topics, prefix } = await freshKafka(3);
+    const readers = vi.spyOn(ProducerThread.prototype, 'reader');
+    const producer = await log.producer();
+    const publish = (over: Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'detector' | 'params'>) => {
+      const policy = policyEventSchema.parse({ tenantId: 'acme', version: 1, selector: { agentId: 'a' }, disposition: 'block', changedBy: 'sre@acme', changedAtMs: Date.now(), ...over });
+      return producer.send(topics.policies, [{ key: policy.policyId, value: policyEventCodec.encode(policy) }]);
+    };
+    const refusal = (run: Run, next?: NextAction) => {
+      try {
+        run.guard(next);
+        return null;
+      } catch (error) {
+        if (error instanceof RunHalted) return error;
+        throw error;
+      }
+    };
+    const shell: NextAction = { kind: 'tool_call', name: 'shell' };
+    let fusebox: Fusebox | undefined;
+    try {
+      await publish({ policyId: 'scope-a', detector: 'scope', params: { allowedTools: 'web_search' } });
+      // Failing closed on a short bound: only heartbeats crossing from the thread keep guard() answering.
+      fusebox = await createFusebox({ tenantId: 'acme', agentId: 'a', brokers: brokers(), topicPrefix: prefix, staleAfterMs: 1_500, whenStale: 'closed' });
+      expect(readers.mock.calls.map(([topic]) => topic).sort()).toEqual([topics.control, topics.policies].sort());
+      const run = await fusebox.startRun();
+
+      // Given at start: the policy published before it; then a change published while it runs.
+      expect(refusal(run, shell)).toMatchObject({ origin: 'local', policy: { id: 'scope-a', version: 1 } });
+      await publish({ policyId: 'scope-a', version: 2, detector: 'scope', params: { allowedTools: 'web_search, shell' } });
+      await eventually('the policy change to reach the client', () => refusal(run, shell) === null, 30_000);
+
+      // startRun resolved once the thread followed the tree's partition: a trip sent now is heard.
+      const control = (action: 'trip' | 'reset') => producer.send(topics.control, [{ key: run.treeId, value: controlEventCodec.encode({ eventId: `${action}-${run.treeId}`, tenantId: 'acme', scope: 'tree', target: run.treeId, treeId: run.treeId, action, reason: null, policyId: null, policyVersion: null, timeMs: Date.now() }) }]);
+      await control('trip');
+      const tripped = await eventually('the trip to reach guard()', () => refusal(run) ?? undefined, 30_000);
+      expect(tripped).toMatchObject({ origin: 'control', scope: 'tree', action: 'trip' });
+      await control('reset');
+      await eventually('the reset to reach guard()', () => refusal(run) === null, 30_000);
+
+      await new Promise((ok) => setTimeout(ok, 2_500));
+      expect(fusebox.stats().stale).toBe(false);
+      expect(refusal(run)).toBeNull();
+    } finally {
+      readers.mockRestore();
+      await fusebox?.close();
+      await producer.close();
       await log.close();
     }
   }, 120_000);

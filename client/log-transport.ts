@@ -6,13 +6,15 @@
  *
  * Spans are encoded where they are emitted, straight into the byte chunks they are sent from
  * (encoded-spans.ts); the emitter holds only their sequence numbers. On a Kafka connection of
- * the client's own (`kafka` given), the producer runs on a thread of its own (producer-thread.ts)
- * and batches cross to it as one transferred buffer each: kafkajs's produce path (request
+ * the client's own (`kafka` given), kafkajs runs on a thread of its own (producer-thread.ts):
+ * batches cross to it as one transferred buffer each, since kafkajs's produce path (request
  * encoding, CRC, socket writes) would otherwise stall the agent's event loop by milliseconds
- * per batch. Control events and policies stay on this thread: guard() reads the breaker board
- * synchronously, they are rare and small, and startRun must know that its tree's partition is
- * followed before it returns. An event log handed in by the caller (the in-memory log, or a
- * log the caller shares) cannot move threads: its producer is used here.
+ * per batch; and the control and policies readers run there too, since their fetch loop (every
+ * 25 ms) and heartbeats would otherwise run between the agent's steps. What they read crosses
+ * back and is decoded and applied here, as before: guard() reads the breaker board and the
+ * policy book synchronously, and startRun resolves only once the thread's reader follows its
+ * tree's partition. An event log handed in by the caller (the in-memory log, or a log the
+ * caller shares) cannot move threads: it is used here.
  */
 import { partitionForKey } from '../log/partitioner.js';
 import type { EventLog, LogMessage, LogProducer, PartitionReader } from '../log/port.js';
@@ -40,6 +42,9 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
   /** A run's spans all share its tree's partition: murmur2 once per tree, not once per span. */
   const partitionOfTree = new Map<string, number>();
 
+  /** Where the readers and partition counts come from: the thread when there is one (the rest of `log` is not used then). */
+  const readers: EventLog = thread ? { ...log, partitionCount: (topic) => thread.partitionCount(topic), reader: (topic, onMessage, options) => thread.reader(topic, onMessage, options) } : log;
+
   return {
     describe: log.describe,
     reportsContact: log.kind === 'kafka',
@@ -47,10 +52,10 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
       // The thread connects while this one reads metadata; a failure of either fails the start.
       const producing = thread ? thread.start() : log.producer().then((p) => { producer = p; });
       producing.catch(() => {});
-      controlPartitions = await log.partitionCount(topics.control);
-      spanPartitions = await log.partitionCount(topics.spans);
+      controlPartitions = await readers.partitionCount(topics.control);
+      spanPartitions = await readers.partitionCount(topics.spans);
       await producing;
-      reader = log.reader(topics.control, (message: LogMessage) => {
+      reader = readers.reader(topics.control, (message: LogMessage) => {
         events.contact();
         if (!message.value) return;
         let event;
@@ -63,7 +68,7 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
         if (event.tenantId === tenantId) events.control(event);
       }, { onContact: events.contact });
       await reader.start();
-      feed = createPolicyFeed(log, topics.policies, policies, logger);
+      feed = createPolicyFeed(readers, topics.policies, policies, logger);
       await feed.start();
     },
     encode(span: SpanEvent): number {
@@ -85,8 +90,9 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
       await reader!.follow(partitionForKey(treeId, controlPartitions));
     },
     async close() {
-      await Promise.allSettled([reader?.stop(), feed?.stop(), thread?.close()]);
-      await producer?.close();
+      // The readers leave their groups before the thread that runs them ends.
+      await Promise.allSettled([reader?.stop(), feed?.stop()]);
+      await Promise.allSettled([thread?.close(), producer?.close()]);
       if (ownsLog) await log.close();
     },
   };

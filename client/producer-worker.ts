@@ -1,22 +1,59 @@
 /**
- * The body of the producer thread (see producer-thread.ts): a kafkajs producer that sends the
- * batches the agent's thread packed, so batching into produce requests, record encoding, CRC
- * and socket writes never run on the agent's event loop. It holds no spans of its own: one
- * batch at a time, answered with `sent` or `failed` (the agent's emitter keeps the spans and
- * retries, exactly as it did with the producer in its own thread).
+ * The body of the client's Kafka thread (see producer-thread.ts): a kafkajs producer that sends
+ * the batches the agent's thread packed, and the client's readers (the control reader, the
+ * policies reader), so batching into produce requests, record encoding, CRC, socket writes, the
+ * readers' 25 ms fetch loop and their group heartbeats never run on the agent's event loop.
+ *
+ * It holds no spans and no state of the client's: one batch at a time, answered with `done` or
+ * `failed` (the agent's emitter keeps the spans and retries); each message a reader delivers is
+ * posted as it came, and decoded and applied (breaker board, policy book) on the agent's thread,
+ * where guard() reads them synchronously.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createKafkaLog } from '../log/kafka.js';
-import type { LogProducer } from '../log/port.js';
+import type { LogMessage, LogProducer, PartitionReader } from '../log/port.js';
 import { unpack } from './encoded-spans.js';
-import type { ProducerWorkerData, ToProducer, FromProducer } from './producer-protocol.js';
+import type { FromProducer, ProducerWorkerData, Request, ToProducer } from './producer-protocol.js';
 
 const port = parentPort!;
 const { brokers, clientId, topic } = workerData as ProducerWorkerData;
 const log = createKafkaLog({ brokers, clientId, log: (line) => post({ type: 'log', line }) });
+const readers = new Map<number, PartitionReader>();
 
 function post(message: FromProducer): void {
   port.postMessage(message);
+}
+
+/** Copied to an exact-size buffer: kafkajs's values are views into whole fetch responses, which would all be cloned. */
+function deliver(reader: number, message: LogMessage): void {
+  const value = message.value === null ? null : new Uint8Array(message.value);
+  post({ type: 'message', reader, message: { ...message, value: value as Buffer | null } });
+}
+
+async function answer(request: Request): Promise<number | undefined> {
+  switch (request.type) {
+    case 'send':
+      await producer!.send(topic, unpack(request.batch));
+      return undefined;
+    case 'partitions':
+      return log.partitionCount(request.topic);
+    case 'reader-start': {
+      const id = request.reader;
+      const reader = log.reader(request.topic, (message) => deliver(id, message), request.contact ? { onContact: () => post({ type: 'contact', reader: id }) } : {});
+      readers.set(id, reader);
+      await reader.start();
+      return undefined;
+    }
+    case 'follow':
+      await readers.get(request.reader)!.follow(request.partition, request.from);
+      return undefined;
+    case 'reader-stop': {
+      const reader = readers.get(request.reader);
+      readers.delete(request.reader);
+      await reader?.stop();
+      return undefined;
+    }
+  }
 }
 
 let producer: LogProducer | null = null;
@@ -30,17 +67,18 @@ try {
 }
 
 port.on('message', async (message: ToProducer) => {
-  if (message.type === 'send') {
-    try {
-      await producer!.send(topic, unpack(message.batch));
-      post({ type: 'sent', id: message.id });
-    } catch (error) {
-      post({ type: 'failed', id: message.id, name: (error as Error).name, message: (error as Error).message });
-    }
-  } else {
-    await producer?.close().catch(() => {});
+  if (message.type === 'close') {
+    // Stops the readers (leaving their private groups) and the producer.
     await log.close().catch(() => {});
     post({ type: 'closed' });
     port.close();
+  } else if (message.type === 'unfollow') {
+    readers.get(message.reader)?.unfollow(message.partition);
+  } else {
+    try {
+      post({ type: 'done', id: message.id, value: await answer(message) });
+    } catch (error) {
+      post({ type: 'failed', id: message.id, name: (error as Error).name, message: (error as Error).message });
+    }
   }
 });

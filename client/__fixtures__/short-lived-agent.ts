@@ -3,6 +3,7 @@
  * `npm start` load the client): it must end by itself once its work is done.
  *   AGENT_MODE=close   a client on Kafka emits SPANS spans (in batches of 100) and closes; prints its close result
  *   AGENT_MODE=thread  only the producer thread: one batch sent, never closed (an agent that forgot)
+ *   AGENT_MODE=forget  a client on Kafka (its readers running on its thread) starts a run, emits, never closes
  */
 import { createFusebox } from '../index.js';
 import { createEncodedSpans } from '../encoded-spans.js';
@@ -19,6 +20,11 @@ if (process.env.AGENT_MODE === 'close') {
   run.end();
   const result = await fusebox.close();
   console.log(JSON.stringify({ ...result, ...fusebox.stats(), treeId: run.treeId }));
+} else if (process.env.AGENT_MODE === 'forget') {
+  const fusebox = await createFusebox({ tenantId: 'acme', agentId: 'short-lived', brokers, topicPrefix: prefix });
+  const run = await fusebox.startRun();
+  run.signal('notify', { runId: 'run-forgotten' });
+  console.log(JSON.stringify({ treeId: run.treeId }));
 } else {
   const thread = new ProducerThread({ brokers, clientId: 'short-lived', topic: topicNames(prefix).spans });
   await thread.start();
