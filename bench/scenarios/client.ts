@@ -83,7 +83,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   try {
     const kafka = await emitting(await createFusebox({ tenantId: 'bench', agentId: 'busy', brokers: ctx.brokers, topicPrefix: bench.prefix }), seconds);
     figures.push(latencyFigure(`event-loop delay, ${EMIT_RATE.toLocaleString('en-US')} spans/s, Kafka`, kafka.delay, 'ms', `${Math.round(kafka.rate).toLocaleString('en-US')} spans/s achieved, ${kafka.dropped} dropped, ${kafka.unsent} unsent at close`));
-    figures.push(figure(`agent thread busy, ${EMIT_RATE.toLocaleString('en-US')} spans/s, Kafka`, kafka.busyPercent, '%', 'event-loop utilisation of the agent\'s thread; the producer thread\'s work is not in it, the control and policy readers\' is'));
+    figures.push(figure(`agent thread busy, ${EMIT_RATE.toLocaleString('en-US')} spans/s, Kafka`, kafka.busyPercent, '%', 'event-loop utilisation of the agent\'s thread; the client\'s Kafka thread (producer, control and policy readers) is not in it'));
     if (kafka.dropped + kafka.unsent > 0) notes.push(`the Kafka client dropped ${kafka.dropped} and left ${kafka.unsent} spans unsent at 10,000 spans/s.`);
   } finally {
     await bench.log.close();
