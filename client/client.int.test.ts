@@ -5,7 +5,8 @@ import { createMemoryLog } from '../log/memory.js';
 import { topicNames, topicSpecs } from '../log/topics.js';
 import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec, type PolicyEvent } from '../schemas/index.js';
 import { brokers, eventually, freshKafka, readAll } from '../test/kafka.js';
-import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable, type Fusebox, type NextAction, type Run } from './index.js';
+import { refusal } from '../test/client.js';
+import { createFusebox, RejectedEvent, RunHalted, TransportUnavailable, type Fusebox, type NextAction } from './index.js';
 import { ProducerThread } from './producer-thread.js';
 
 /** Runs the fixture agent under tsx, as `npx tsx` runs examples; resolves with its exit and output, or null if it did not end in time. */
@@ -57,15 +58,6 @@ describe('agent client', () => {
     const publish = (over: Partial<PolicyEvent> & Pick<PolicyEvent, 'policyId' | 'detector' | 'params'>) => {
       const policy = policyEventSchema.parse({ tenantId: 'acme', version: 1, selector: { agentId: 'a' }, disposition: 'block', changedBy: 'sre@acme', changedAtMs: Date.now(), ...over });
       return producer.send(topics.policies, [{ key: policy.policyId, value: policyEventCodec.encode(policy) }]);
-    };
-    const refusal = (run: Run, next?: NextAction) => {
-      try {
-        run.guard(next);
-        return null;
-      } catch (error) {
-        if (error instanceof RunHalted) return error;
-        throw error;
-      }
     };
     const shell: NextAction = { kind: 'tool_call', name: 'shell' };
     let fusebox: Fusebox | undefined;

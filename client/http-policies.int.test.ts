@@ -14,8 +14,9 @@ import type { Store } from '../storage/store.js';
 import { apiHarness, type ApiHarness } from '../test/api.js';
 import { gatewayHarness, type GatewayHarness } from '../test/gateway.js';
 import { eventually, freshKafka } from '../test/kafka.js';
+import { refusal } from '../test/client.js';
 import { freshStore } from '../test/store.js';
-import { createFusebox, RunHalted, type Fusebox, type FuseboxOptions, type Run } from './index.js';
+import { createFusebox, RunHalted, type Fusebox, type FuseboxOptions } from './index.js';
 
 describe('policies over the HTTP gateway (real gateway, API, broker, processor)', () => {
   let kafka: { log: EventLog; topics: Topics; prefix: string };
@@ -51,15 +52,6 @@ describe('policies over the HTTP gateway (real gateway, API, broker, processor)'
     return fusebox;
   }
 
-  const refusal = (run: Run, next?: Parameters<Run['guard']>[0]): RunHalted | null => {
-    try {
-      run.guard(next);
-      return null;
-    } catch (error) {
-      if (error instanceof RunHalted) return error;
-      throw error;
-    }
-  };
   const shell = { kind: 'tool_call', name: 'shell' } as const;
 
   it('a policy created through the API reaches its tenant\'s HTTP client (refused locally as the processor then trips), never another tenant\'s; disabling lifts it', async () => {

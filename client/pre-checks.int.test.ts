@@ -11,7 +11,8 @@ import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec,
 import { silentLogger } from '../services/logger.js';
 import { createProcessor, type Processor } from '../services/processor/processor.js';
 import { brokers, eventually, freshKafka, readAll } from '../test/kafka.js';
-import { createFusebox, RunHalted, type Fusebox, type Run } from './index.js';
+import { refusal } from '../test/client.js';
+import { createFusebox, RunHalted, type Fusebox } from './index.js';
 
 describe('local pre-checks from the policies topic (real Kafka, real processor)', () => {
   let log: EventLog;
@@ -43,15 +44,6 @@ describe('local pre-checks from the policies topic (real Kafka, real processor)'
     await log?.close();
   });
 
-  const refusal = (run: Run, next?: Parameters<Run['guard']>[0]) => {
-    try {
-      run.guard(next);
-      return null;
-    } catch (error) {
-      if (error instanceof RunHalted) return error;
-      throw error;
-    }
-  };
 
   it('refuses an out-of-scope tool before it runs, and the processor trips the run with the same reason', async () => {
     const run = await fusebox.startRun();
