@@ -8,10 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { span } from '../test/spans.js';
-import { compactJsonLines } from './insert-rows.js';
 import { migrate } from './migrate.js';
 import { openStore, type Store } from './store.js';
 import { insertSpans, SPAN_COLUMNS, SPAN_INSERT_COLUMNS, toSpanRow, type SpanRow } from './tables/spans.js';
+
+/** One JSON array per line: what JSONCompactEachRow reads, the path Native replaced. */
+const compactJsonLines = (rows: readonly (readonly unknown[])[]): string => rows.map((row) => JSON.stringify(row)).join('\n');
 
 const AWKWARD = 'quote \' double " backslash \\ \\n not-a-newline, newline \n tab \t nul \u0000 é 😀 漢字 \u2028';
 

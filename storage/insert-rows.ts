@@ -97,13 +97,6 @@ export async function insertRows(target: InsertTarget, insert: RowsInsert): Prom
   }
 }
 
-/** One JSON array per line: what JSONCompactEachRow reads (the server path's format; kept for comparisons). */
-export function compactJsonLines(rows: readonly (readonly unknown[])[]): string {
-  const lines = new Array<string>(rows.length);
-  for (let i = 0; i < rows.length; i++) lines[i] = JSON.stringify(rows[i]);
-  return lines.join('\n');
-}
-
 let spool: string | null = null;
 let spooled = 0;
 
