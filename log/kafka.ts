@@ -6,7 +6,7 @@
  * than kafkajs's default 5 s wait.
  */
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer, type LogEntry } from './kafkajs.js';
+import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerRunConfig, type Producer, type LogEntry } from './kafkajs.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
 import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
@@ -163,7 +163,8 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         groupId: consumerOptions.groupId, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
         ...(consumerOptions.coPartitioned ? { partitionAssigners: [CoPartitionedAssigner] } : {}),
       });
-      const close = () => consumer.disconnect();
+      const running = keepRunning(consumer, log, consumerOptions.groupId, consumerOptions.onCrash);
+      const close = () => running.stop();
       const commitAfterHandler = (consumerOptions.commit ?? 'after-handler') === 'after-handler';
       const lags = new Map<string, PartitionLag>();
       return {
@@ -176,10 +177,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
             consumerOptions.onAssignment?.(assignment);
           });
-          consumer.on(consumer.events.CRASH, (event) => {
-            if (!event.payload.restart) consumerOptions.onCrash?.(event.payload.error);
-          });
-          await consumer.run({
+          await running.run({
             autoCommit: false,
             eachBatchAutoResolve: false,
             partitionsConsumedConcurrently: consumerOptions.concurrency ?? 1,
@@ -200,7 +198,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
         async stop() {
           closers.delete(close);
-          await consumer.disconnect();
+          await close();
         },
         lag: () => [...lags.values()],
         seek: (topic, partition, offset) => consumer.seek({ topic, partition, offset: offset.toString() }),
@@ -228,11 +226,23 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           }
         }
       };
+      /** Where each followed partition was first sought to (its end or beginning). */
+      const followedFrom = new Map<number, bigint>();
       const applyPauses = () => {
         consumer.pause([{ topic }]);
         if (followed.size > 0) consumer.resume([{ topic, partitions: [...followed] }]);
       };
-      const close = () => consumer.disconnect();
+      // The group commits nothing, so a consumer that rejoins (a restart after a broker outage)
+      // would start each partition at its end and miss what arrived meanwhile: go on from the
+      // last delivery instead.
+      const resumePositions = () => {
+        for (const partition of followed) {
+          const at = reached.get(partition) ?? followedFrom.get(partition);
+          if (at !== undefined) consumer.seek({ topic, partition, offset: at.toString() });
+        }
+      };
+      const running = keepRunning(consumer, log, `reader of ${topic}`);
+      const close = () => running.stop();
       return {
         async start() {
           closers.add(close);
@@ -240,7 +250,10 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           await consumer.subscribe({ topics: [topic], fromBeginning: false });
           const joined = onceJoined(consumer);
           // After a rejoin kafkajs builds a fresh subscription state: pause again.
-          consumer.on(consumer.events.GROUP_JOIN, applyPauses);
+          consumer.on(consumer.events.GROUP_JOIN, () => {
+            applyPauses();
+            resumePositions();
+          });
           // Heartbeats are emitted only after the coordinator answered, about every second even
           // with every partition paused (kafkajs heartbeats when a fetch returns nothing).
           const onContact = readerOptions.onContact;
@@ -253,14 +266,14 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             if (next > (reached.get(payload.partition) ?? -1n)) reached.set(payload.partition, next);
             settle();
           });
-          const running = consumer.run({
+          const started = running.run({
             autoCommit: false,
             eachMessage: async ({ partition, message }) => {
               if (followed.has(partition)) onMessage(toLogMessage(topic, partition, message));
             },
           });
           applyPauses(); // run() has created the group synchronously: pause before the first fetch
-          await running;
+          await started;
           await joined;
         },
         async follow(partition: number, from: 'end' | 'beginning' = 'end') {
@@ -270,6 +283,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           if (!bounds) throw new Error(`topic '${topic}' has no partition ${partition}`);
           followed.add(partition);
           reached.delete(partition);
+          followedFrom.set(partition, BigInt(from === 'end' ? bounds.high : bounds.low));
           consumer.seek({ topic, partition, offset: from === 'end' ? bounds.high : bounds.low });
           consumer.resume([{ topic, partitions: [partition] }]);
           const target = BigInt(bounds.high);
@@ -281,11 +295,12 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         },
         unfollow(partition: number) {
           followed.delete(partition);
+          followedFrom.delete(partition);
           consumer.pause([{ topic, partitions: [partition] }]);
         },
         async stop() {
           closers.delete(close);
-          await consumer.disconnect();
+          await close();
         },
       };
     },
@@ -294,6 +309,56 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       closers.clear();
       if (admin) await admin.disconnect();
       admin = null;
+    },
+  };
+}
+
+/**
+ * kafkajs restarts a crashed consumer only when the error is retriable. A broker outage that
+ * outlasts its retries can end in a non-retriable one ("Failed to find group coordinator"),
+ * and so does a handler's TypeError: either leaves the process alive with nothing consuming,
+ * a processor that never trips again. This restarts such a consumer after a backoff (0.5 s
+ * doubling to 30 s, reset by a successful join) until it is stopped; it re-reads from the
+ * group's committed offsets (the reader from where it left off), so nothing is skipped.
+ */
+function keepRunning(consumer: Consumer, log: (line: string) => void, name: string, onCrash?: (error: Error) => void) {
+  let config: ConsumerRunConfig | null = null;
+  let stopped = false;
+  let attempt = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const restart = async () => {
+    timer = null;
+    try {
+      await consumer.connect();
+      if (stopped) return void (await consumer.disconnect());
+      await consumer.run(config!);
+    } catch (error) {
+      schedule(error as Error);
+    }
+  };
+  const schedule = (error: Error) => {
+    if (stopped) return;
+    const wait = Math.min(30_000, 500 * 2 ** attempt++);
+    log(`[fusebox] consumer ${name} stopped on an error kafkajs does not recover from (${error.message}); restarting it in ${wait} ms`);
+    timer = setTimeout(restart, wait);
+  };
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (payload.restart || stopped) return; // kafkajs restarts it itself
+    onCrash?.(payload.error);
+    schedule(payload.error);
+  });
+  consumer.on(consumer.events.GROUP_JOIN, () => {
+    attempt = 0;
+  });
+  return {
+    async run(runConfig: ConsumerRunConfig): Promise<void> {
+      config = runConfig;
+      await consumer.run(runConfig);
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await consumer.disconnect();
     },
   };
 }

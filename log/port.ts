@@ -55,7 +55,9 @@ export interface GroupConsumerOptions {
   /** Offsets up to the batch's last message are committed once this resolves. A throw stops the
    *  consumer (no commit), so the batch is re-read by whoever consumes next. */
   handleBatch(batch: LogBatch): Promise<void>;
-  /** Called when the consumer stops on an error it cannot recover from. */
+  /** Called when the consumer stops on an error. The in-memory log stays stopped; the Kafka log
+   *  restarts the consumer after a backoff (kafkajs retries most errors itself first), and it
+   *  re-reads from the committed offsets. */
   onCrash?(error: Error): void;
   /**
    * 'after-handler' (default): the consumer commits a batch's offsets once the handler resolved.

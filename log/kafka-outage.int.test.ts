@@ -1,0 +1,90 @@
+/**
+ * The Kafka log's consumers across broker trouble. kafkajs restarts a crashed consumer only on
+ * a retriable error; these tests hold the log to going on after the others too, and to a
+ * restarted reader missing nothing that arrived while it was away.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKafkaBroker, type KafkaBroker } from '../scripts/kafka/broker.js';
+import { eventually } from '../test/kafka.js';
+import { createKafkaLog } from './kafka.js';
+import type { EventLog } from './port.js';
+
+describe('Kafka log consumers across broker errors (a broker of its own)', () => {
+  let broker: KafkaBroker;
+  let log: EventLog;
+  const lines: string[] = [];
+
+  beforeAll(async () => {
+    broker = await startKafkaBroker({ defaultPartitions: 1 });
+    log = createKafkaLog({ brokers: [broker.brokers], clientId: 'log-outage', log: (line) => lines.push(line) });
+  }, 120_000);
+
+  afterAll(async () => {
+    await log?.close();
+    await broker?.stop();
+  }, 60_000);
+
+  it('restarts a group consumer that kafkajs gave up on, and it re-reads the uncommitted batch', async () => {
+    const topic = `t-${randomUUID().slice(0, 8)}.giveup`;
+    await log.ensureTopics([{ topic, partitions: 1 }]);
+    const producer = await log.producer();
+    await producer.send(topic, [{ key: 'k', value: Buffer.from('one') }]);
+
+    // A non-retriable error, as kafkajs's client throws after an outage outlasting its retries:
+    // kafkajs itself would leave this consumer stopped.
+    const seen: string[] = [];
+    const crashes: string[] = [];
+    let failures = 1;
+    const consumer = log.groupConsumer({
+      groupId: `${topic}.g`, topics: [topic], fromBeginning: true,
+      handleBatch: async (batch) => {
+        seen.push(...batch.messages.map((m) => m.value!.toString()));
+        if (failures-- > 0) throw Object.assign(new Error('Failed to find group coordinator'), { retriable: false });
+      },
+      onCrash: (error) => crashes.push(error.message),
+    });
+    await consumer.start();
+    await eventually('the batch read again after the restart', () => seen.length === 2, 30_000);
+    await producer.send(topic, [{ key: 'k', value: Buffer.from('two') }]);
+    await eventually('the next message', () => seen.includes('two'), 30_000);
+    await consumer.stop();
+    await producer.close();
+    expect(seen).toEqual(['one', 'one', 'two']);
+    expect(crashes).toEqual(['Failed to find group coordinator']);
+    expect(lines.some((line) => line.includes(`consumer ${topic}.g stopped on an error kafkajs does not recover from`))).toBe(true);
+  }, 90_000);
+
+  it('a reader and a group consumer go on after the broker was away, and the reader misses nothing produced meanwhile', async () => {
+    const topic = `t-${randomUUID().slice(0, 8)}.outage`;
+    await log.ensureTopics([{ topic, partitions: 1 }]);
+    const read: string[] = [];
+    const reader = log.reader(topic, (m) => read.push(m.value!.toString()));
+    await reader.start();
+    await reader.follow(0);
+    const consumed: string[] = [];
+    const consumer = log.groupConsumer({ groupId: `${topic}.g`, topics: [topic], fromBeginning: true, handleBatch: async (b) => { consumed.push(...b.messages.map((m) => m.value!.toString())); } });
+    await consumer.start();
+
+    let producer = await log.producer();
+    await producer.send(topic, [{ key: 'k', value: Buffer.from('before') }]);
+    await eventually('the message before the outage', () => read.length === 1 && consumed.length === 1, 30_000);
+    await producer.close();
+
+    // Long enough for every client to give up its retries at least once.
+    await broker.halt();
+    await new Promise((ok) => setTimeout(ok, 6_000));
+    await broker.restart();
+    // Produced at once: the consumers are still waiting out their backoff, not yet rejoined.
+    producer = await log.producer();
+    const after = Array.from({ length: 20 }, (_, i) => `after-${i}`);
+    for (const value of after) await producer.send(topic, [{ key: 'k', value: Buffer.from(value) }]);
+    await producer.close();
+
+    await eventually('every message after the outage, read and consumed', () => read.length >= 21 && consumed.length >= 21, 90_000);
+    await reader.stop();
+    await consumer.stop();
+    expect(read).toEqual(['before', ...after]);
+    expect(consumed).toEqual(['before', ...after]);
+  }, 180_000);
+});
