@@ -1,7 +1,9 @@
 /**
  * The client on Kafka (or the in-memory log of `npm start`): spans Avro-encoded onto the spans
  * topic keyed by tree id; control events from only the control partitions this client's trees
- * hash to (a private reader, see README "How a client hears its trips"); every policy of the
+ * hash to (a private reader, see README "How a client hears its trips"), and the same partitions
+ * of the control-early topic, where trips arrive before their transaction commits
+ * (services/processor/early-lane.ts); every policy of the
  * tenant from the compacted policies topic, for the local pre-checks.
  *
  * Spans are encoded where they are emitted, straight into the byte chunks they are sent from
@@ -35,6 +37,7 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
   let producer: LogProducer | null = null;
   const thread = kafka ? new ProducerThread({ ...kafka, topic: topics.spans }) : null;
   let reader: PartitionReader | null = null;
+  let earlyReader: PartitionReader | null = null;
   let feed: ReturnType<typeof createPolicyFeed> | null = null;
   let controlPartitions = 0;
   let spanPartitions = 0;
@@ -55,7 +58,7 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
       controlPartitions = await readers.partitionCount(topics.control);
       spanPartitions = await readers.partitionCount(topics.spans);
       await producing;
-      reader = readers.reader(topics.control, (message: LogMessage) => {
+      const onControl = (message: LogMessage) => {
         events.contact();
         if (!message.value) return;
         let event;
@@ -66,8 +69,11 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
           throw error;
         }
         if (event.tenantId === tenantId) events.control(event);
-      }, { onContact: events.contact });
-      await reader.start();
+      };
+      // Both copies of a trip arrive (the early one first, usually); the board applies an event id once.
+      reader = readers.reader(topics.control, onControl, { onContact: events.contact });
+      earlyReader = readers.reader(topics.controlEarly, onControl);
+      await Promise.all([reader.start(), earlyReader.start()]);
       feed = createPolicyFeed(readers, topics.policies, policies, logger);
       await feed.start();
     },
@@ -87,11 +93,12 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
       else await producer!.send(topics.spans, spans.messages(batch));
     },
     async followTree(treeId: string) {
-      await reader!.follow(partitionForKey(treeId, controlPartitions));
+      const partition = partitionForKey(treeId, controlPartitions);
+      await Promise.all([reader!.follow(partition), earlyReader!.follow(partition)]);
     },
     async close() {
       // The readers leave their groups before the thread that runs them ends.
-      await Promise.allSettled([reader?.stop(), feed?.stop()]);
+      await Promise.allSettled([reader?.stop(), earlyReader?.stop(), feed?.stop()]);
       await Promise.allSettled([thread?.close(), producer?.close()]);
       if (ownsLog) await log.close();
     },

@@ -4,6 +4,9 @@ import type { TopicSpec } from './port.js';
 export interface Topics {
   spans: string;
   control: string;
+  /** Trips sent the moment they are decided, outside the processor's transactions, keyed like
+   *  control (services/processor/early-lane.ts): agents read both, once per event id. */
+  controlEarly: string;
   audit: string;
   deadLetter: string;
   policies: string;
@@ -25,6 +28,7 @@ export function topicNames(prefix = 'fusebox'): Topics {
   return Object.freeze({
     spans: `${prefix}.spans`,
     control: `${prefix}.control`,
+    controlEarly: `${prefix}.control-early`,
     audit: `${prefix}.audit`,
     deadLetter: `${prefix}.dead-letter`,
     policies: `${prefix}.policies`,
@@ -44,6 +48,8 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
   return [
     { topic: topics.spans, partitions },
     { topic: topics.control, partitions },
+    // A latency hint, never replayed from the beginning: the control topic is the record.
+    { topic: topics.controlEarly, partitions, retentionMs: 3_600_000 },
     { topic: topics.audit, partitions },
     { topic: topics.deadLetter, partitions: 1 },
     { topic: topics.policies, partitions: 1, compacted: true },

@@ -45,7 +45,7 @@ print('Fusebox: runtime governance for AI agents');
 print(`  event log : ${log.describe}${config.kafkaBrokers ? '' : ' (set KAFKA_BROKERS=host:port to use Kafka)'}`);
 print(`  store     : ${store.describe}`);
 print(`  query API : ${apiAddress} (the whole API: ${apiAddress}/openapi.json)`);
-print(`  topics    : ${topics.spans} -> processor -> ${topics.control} / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage; ${topics.tenantSpend} -> tenant stage`);
+print(`  topics    : ${topics.spans} -> processor -> ${topics.control} (trips first on ${topics.controlEarly}) / ${topics.audit} -> sink; ${topics.agentSignals} -> agent stage; ${topics.tenantSpend} -> tenant stage`);
 print();
 print('Demo: agent "researcher" (tenant "demo") retries a failing web_search with identical arguments.');
 

@@ -32,7 +32,7 @@ export interface GatewayHarness {
 export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>; clock?: () => number; kafka?: { log: EventLog; topics: Topics; prefix: string }; store?: Store; checks?: Record<string, ReadinessCheck> } = {}): Promise<GatewayHarness> {
   const { log, topics, prefix } = options.kafka ?? (await freshKafka(3));
   const store = options.store ?? (await freshStore());
-  const follower = createControlFollower(log, topics.control, silentLogger);
+  const follower = createControlFollower(log, [topics.control, topics.controlEarly], silentLogger);
   await follower.start();
   const metrics = createMetrics('gateway', { processMetrics: false });
   const app = await buildGateway({ store, log, topics, logger: silentLogger, metrics, follower, limits: options.limits, clock: options.clock, checks: { store: storeCheck(store), ...options.checks } });

@@ -33,7 +33,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const storePath = mkdtempSync(join(tmpdir(), 'fusebox-bench-gateway-'));
   const bench = await freshTopics(ctx.brokers, 'gateway', PARTITIONS);
   const store = await openStore({ kind: 'chdb', path: storePath });
-  const follower = createControlFollower(bench.log, bench.topics.control, silentLogger);
+  const follower = createControlFollower(bench.log, [bench.topics.control, bench.topics.controlEarly], silentLogger);
   await follower.start();
   const app = await buildGateway({
     store, log: bench.log, topics: bench.topics, logger: silentLogger, follower, metrics: createMetrics('gateway', { processMetrics: false }),

@@ -1,14 +1,16 @@
 /**
  * Trip latency: how long a looping agent keeps its hands free after its offending call. The
- * whole path is real: client emitter -> Kafka -> processor (own process) -> control topic ->
- * the client's control reader -> breaker board -> `run.guard()`.
+ * whole path is real: client emitter -> Kafka -> processor (own process) -> control-early and
+ * control topics -> the client's readers -> breaker board -> `run.guard()`.
  *
  * Where the time goes, per sample, from broker timestamps read back afterwards (one machine,
- * one clock): the spans topic stamps each record when the broker appends it (LogAppendTime),
- * and the processor's producer stamps each trip when it hands it over in a transaction
- * (CreateTime). So: emit -> span appended (client linger and produce), span appended -> trip
- * handed over (processor fetch, fold, and the wait for the transaction before it), trip handed
- * over -> `RunHalted` (the trip's transaction commit, the client's read_committed fetch).
+ * one clock): the spans and control-early topics stamp each record when the broker appends it
+ * (LogAppendTime), and the processor's transactional producer stamps each committed trip when it
+ * hands it over (CreateTime). So: emit -> span appended (client linger and produce), span
+ * appended -> early trip appended (processor fetch, fold, the early lane's produce), early trip
+ * appended -> `RunHalted` (the client's fetch); and for comparison, span appended -> the trip
+ * handed to its transaction (what an agent reading only the committed copy would wait, plus
+ * that transaction's commit).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFusebox, RunHalted, type Fusebox } from '../../client/index.js';
@@ -41,7 +43,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const samples = sized(ctx, 200, 40);
   const budgetMs = sized(ctx, 90_000, 25_000);
   const bench = await freshTopics(ctx.brokers, 'trip', PARTITIONS);
-  await stampOnAppend(ctx.brokers, bench.topics.spans);
+  await stampOnAppend(ctx.brokers, [bench.topics.spans, bench.topics.controlEarly]);
   let processor: WorkerHandle<DrainResult> | null = null;
   let load: WorkerHandle<LoadResult> | null = null;
   let fusebox: Fusebox | null = null;
@@ -78,11 +80,12 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     const stages = await breakdown(ctx.brokers, bench.topics, [...idle.samples, ...loaded.samples]);
     const stageFigures = (label: string, samples: readonly Sample[]) => {
       const found = samples.map((s) => stages.get(s.runId)).filter((s) => s !== undefined);
-      const note = `${found.length} of ${samples.length} samples found on both topics`;
+      const note = `${found.length} of ${samples.length} samples found on all three topics`;
       return [
         latencyFigure(`${label}: emit -> span appended`, distribution(found.map((f) => f.produce)), 'ms', `client linger + produce; ${note}`),
-        latencyFigure(`${label}: span appended -> trip handed over`, distribution(found.map((f) => f.decide)), 'ms', 'processor fetch + fold + wait for the transaction before'),
-        latencyFigure(`${label}: trip handed over -> RunHalted`, distribution(found.map((f) => f.deliver)), 'ms', "the trip's commit + the client's read_committed fetch"),
+        latencyFigure(`${label}: span appended -> early trip appended`, distribution(found.map((f) => f.decide)), 'ms', 'processor fetch + fold + the early lane\'s produce'),
+        latencyFigure(`${label}: early trip appended -> RunHalted`, distribution(found.map((f) => f.deliver)), 'ms', "the client's fetch of control-early"),
+        latencyFigure(`${label}: span appended -> trip handed to its transaction`, distribution(found.map((f) => f.transaction)), 'ms', 'for comparison: fetch + fold + the wait for the transaction before (the committed copy then waits for its own commit)'),
       ];
     };
 
@@ -169,19 +172,26 @@ async function loopUntilHalted(fusebox: Fusebox): Promise<Sample | null> {
   return sample;
 }
 
-/** The spans topic stamps records as the broker appends them, so the bench can split the path there. */
-async function stampOnAppend(brokers: string[], topic: string): Promise<void> {
+/** These topics stamp records as the broker appends them, so the bench can split the path there. */
+async function stampOnAppend(brokers: string[], topics: string[]): Promise<void> {
   const admin = rawKafka(brokers, 'bench-trip-config').admin();
   await admin.connect();
   try {
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2 /* TOPIC */, name: topic, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }] });
+    await admin.alterConfigs({ validateOnly: false, resources: topics.map((name) => ({ type: 2 /* TOPIC */, name, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] })) });
   } finally {
     await admin.disconnect();
   }
 }
 
-/** Per measured run: ms from the offending call to its span's append, on to the trip's hand-over, on to RunHalted. */
-async function breakdown(brokers: string[], topics: { spans: string; control: string }, samples: readonly Sample[]): Promise<Map<string, { produce: number; decide: number; deliver: number }>> {
+interface Stages {
+  produce: number;
+  decide: number;
+  deliver: number;
+  transaction: number;
+}
+
+/** Per measured run: ms from the offending call to its span's append, on to the early trip's append, on to RunHalted; and to the transactional hand-over. */
+async function breakdown(brokers: string[], topics: { spans: string; control: string; controlEarly: string }, samples: readonly Sample[]): Promise<Map<string, Stages>> {
   const byRun = new Map(samples.map((s) => [s.runId, s]));
   // The offending span is the run's last tool call (its 3rd identical one).
   const appendedAt = new Map<string, number>();
@@ -190,18 +200,24 @@ async function breakdown(brokers: string[], topics: { spans: string; control: st
     const event = spanEventCodec.decode(message.value);
     if (event.tenantId === TENANT && event.kind === 'tool_call' && byRun.has(event.runId)) appendedAt.set(event.runId, Math.max(appendedAt.get(event.runId) ?? 0, message.timestampMs));
   });
-  const handedOverAt = new Map<string, number>();
-  await scanTopic(brokers, topics.control, (message) => {
-    if (!message.value) return;
-    const control = controlEventCodec.decode(message.value);
-    if (control.tenantId === TENANT && control.action === 'trip' && control.scope === 'run' && byRun.has(control.target) && !handedOverAt.has(control.target)) handedOverAt.set(control.target, message.timestampMs);
-  });
-  const stages = new Map<string, { produce: number; decide: number; deliver: number }>();
+  const tripTimes = async (topic: string) => {
+    const at = new Map<string, number>();
+    await scanTopic(brokers, topic, (message) => {
+      if (!message.value) return;
+      const control = controlEventCodec.decode(message.value);
+      if (control.tenantId === TENANT && control.action === 'trip' && control.scope === 'run' && byRun.has(control.target) && !at.has(control.target)) at.set(control.target, message.timestampMs);
+    });
+    return at;
+  };
+  const earlyAt = await tripTimes(topics.controlEarly);
+  const handedOverAt = await tripTimes(topics.control);
+  const stages = new Map<string, Stages>();
   for (const [runId, sample] of byRun) {
     const appended = appendedAt.get(runId);
+    const early = earlyAt.get(runId);
     const handedOver = handedOverAt.get(runId);
-    if (appended === undefined || handedOver === undefined) continue;
-    stages.set(runId, { produce: appended - sample.offendedAtMs, decide: handedOver - appended, deliver: sample.haltedAtMs - handedOver });
+    if (appended === undefined || early === undefined || handedOver === undefined) continue;
+    stages.set(runId, { produce: appended - sample.offendedAtMs, decide: early - appended, deliver: sample.haltedAtMs - early, transaction: handedOver - appended });
   }
   return stages;
 }

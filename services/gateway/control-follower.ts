@@ -1,6 +1,6 @@
 /**
  * The gateway's view of breakers, for agents that cannot reach Kafka: it follows every
- * partition of the control topic from the beginning (so a restarted gateway knows what is
+ * partition of the control topic (and of control-early) from the beginning (so a restarted gateway knows what is
  * open), applies each event to its tenant's breaker board (the client's own, client/
  * breaker-board.ts: one board per tenant, because agent names are per tenant), and pushes each
  * new event to the SSE subscribers it concerns.
@@ -44,13 +44,15 @@ export interface FollowerBounds {
 
 export const DEFAULT_FOLLOWER_BOUNDS: Readonly<FollowerBounds> = Object.freeze({ owners: 100_000, rememberedEvents: 100_000 });
 
-export function createControlFollower(log: EventLog, topic: string, logger: Logger, bounds: FollowerBounds = DEFAULT_FOLLOWER_BOUNDS) {
+/** `topics`: the control topic, and the control-early topic where trips arrive before their
+ *  transaction commits (services/processor/early-lane.ts); an event id is applied once. */
+export function createControlFollower(log: EventLog, topics: string | readonly string[], logger: Logger, bounds: FollowerBounds = DEFAULT_FOLLOWER_BOUNDS) {
   const boards = new Map<string, BreakerBoard>();
   /** Run and tree ids named by each tenant's control events: what the tenant is known to own. */
   const owners = createRecentIds(bounds.owners);
   const firstSeen = createFirstSeen(bounds.rememberedEvents);
   const subscribers = new Set<ControlSubscriber>();
-  let reader: PartitionReader | null = null;
+  const readers: PartitionReader[] = [];
   let caughtUp = false;
   let applied = 0;
 
@@ -84,10 +86,13 @@ export function createControlFollower(log: EventLog, topic: string, logger: Logg
   return {
     /** Resolves once every control event already in the topic has been applied. */
     async start(): Promise<void> {
-      reader = log.reader(topic, onMessage);
-      await reader.start();
-      const partitions = await log.partitionCount(topic);
-      await Promise.all(Array.from({ length: partitions }, (_, p) => reader!.follow(p, 'beginning')));
+      await Promise.all((typeof topics === 'string' ? [topics] : topics).map(async (topic) => {
+        const reader = log.reader(topic, onMessage);
+        readers.push(reader);
+        await reader.start();
+        const partitions = await log.partitionCount(topic);
+        await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, 'beginning')));
+      }));
       caughtUp = true;
     },
     get caughtUp(): boolean {
@@ -119,7 +124,7 @@ export function createControlFollower(log: EventLog, topic: string, logger: Logg
     },
     async stop(): Promise<void> {
       subscribers.clear();
-      await reader?.stop();
+      await Promise.allSettled(readers.map((reader) => reader.stop()));
     },
   };
 }

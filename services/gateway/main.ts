@@ -19,7 +19,7 @@ const logger = createLogger('gateway');
 if (!config.kafkaBrokers) logger.warn('no KAFKA_BROKERS: spans go to an in-memory log that no processor in another process reads');
 const store = await openConfiguredStore(config);
 const { log, topics } = await openEventLog(config, logger);
-const follower = createControlFollower(log, topics.control, logger.child('control'));
+const follower = createControlFollower(log, [topics.control, topics.controlEarly], logger.child('control'));
 await follower.start();
 const kafka = config.kafkaBrokers ? kafkaCheck(config.kafkaBrokers) : null;
 const app = await buildGateway({

@@ -9,7 +9,8 @@
  * for the agent stage (agent-signals, keyed by agent) and spend summaries for the tenant stage
  * (tenant-spend, keyed by tenant) — each only for tenants with a policy for that stage —, and
  * what changed of every tree touched, with the input positions it reflects (processor-state
- * changelog, ./state-changelog.ts).
+ * changelog, ./state-changelog.ts). Trips and warnings also go out at once, outside the
+ * transaction, on the early lane (./early-lane.ts), so agents halt without waiting for commits.
  *
  * Finished trees are evicted from memory once idle longer than the retention in EVENT time:
  * the newest span end time of their partition (a partition's spans arrive roughly in time
@@ -30,12 +31,15 @@ import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+import { createEarlyLane } from './early-lane.js';
 import { decodeRecord, encodeChanges } from './state-changelog.js';
 import type { StageServiceOptions } from '../stage-service.js';
 
 export interface ProcessorOptions extends StageServiceOptions {
   /** When finished trees leave memory (event time); the engine's defaults otherwise. */
   eviction?: Pick<EngineOptions, 'retentionMs' | 'summaryRetentionMs' | 'abandonedAfterMs'>;
+  /** Trips also sent at once, outside the transaction, to the control-early topic (default true; see ./early-lane.ts). */
+  earlyTrips?: boolean;
 }
 
 /** Event time between two eviction sweeps of a partition: a sweep looks at every tree in memory. */
@@ -67,6 +71,7 @@ export function createProcessor(options: ProcessorOptions) {
   const engine: Engine = createEngine({ policies: book, ...options.eviction });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
   const pricing = createPricing(log, topics.prices, logger.child('prices'));
+  const early = options.earlyTrips === false ? null : createEarlyLane(log, topics.controlEarly, logger.child('early'));
   const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0, treesEvicted: 0 };
   let partitions = 0;
   /** Per partition, the newest span end time folded, and where its last eviction sweep was. */
@@ -145,6 +150,7 @@ export function createProcessor(options: ProcessorOptions) {
         }
       }
       sweep(batch.partition, touched);
+      early?.send(controls);
     } else {
       for (const message of batch.messages) {
         const event = dead.decode(controlEventCodec, message);
@@ -195,7 +201,7 @@ export function createProcessor(options: ProcessorOptions) {
     engine,
     policies: book,
     lag: () => stage.lag(),
-    stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
+    stats: () => ({ ...stats, ...stage.stats(), earlySent: early?.stats().sent ?? 0, earlyFailed: early?.stats().failed ?? 0, policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
       partitions = await log.partitionCount(topics.spans);
       await Promise.all([policyFeed.start(), pricing.start()]);
@@ -203,7 +209,7 @@ export function createProcessor(options: ProcessorOptions) {
     },
     async stop(): Promise<void> {
       await stage.stop();
-      await Promise.all([policyFeed.stop(), pricing.stop()]);
+      await Promise.all([policyFeed.stop(), pricing.stop(), early?.close()]);
     },
   };
 }
