@@ -4,7 +4,7 @@
  * everything cleanly.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,5 +41,6 @@ describe('npm start (embedded defaults)', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+    rmSync(dataDir, { recursive: true, force: true });
   });
 });

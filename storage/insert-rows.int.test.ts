@@ -3,7 +3,7 @@
  * rows, one table written each way, read back column by column. chDB only: a server keeps
  * JSONCompactEachRow (insert-rows.ts).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,9 +46,11 @@ describe('insertSpans on chDB (Native)', () => {
 
     const columns = SPAN_COLUMNS.join(', ');
     await store.client.command({ query: 'CREATE TABLE spans_json AS spans' });
-    const file = join(mkdtempSync(join(tmpdir(), 'fusebox-json-')), 'rows.jsonl');
+    const folder = mkdtempSync(join(tmpdir(), 'fusebox-json-'));
+    const file = join(folder, 'rows.jsonl');
     writeFileSync(file, compactJsonLines(rows.map((row) => SPAN_COLUMNS.map((column) => row[column]))));
     await store.client.command({ query: `INSERT INTO spans_json (${columns}) FROM INFILE '${file}' FORMAT JSONCompactEachRow` });
+    rmSync(folder, { recursive: true, force: true });
 
     const read = async (table: string) => (await store.client.query({ query: `SELECT ${columns} FROM ${table} ORDER BY event_id`, format: 'JSONEachRow' })).json<Record<string, unknown>>();
     const native = await read('spans');

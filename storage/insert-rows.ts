@@ -16,8 +16,7 @@
  * parses as it arrives (rows are arrays, not objects: half the bytes of JSONEachRow for a span).
  * Native to a server would work too but is not tested here, so it stays on JSON.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeEncoder, type NativeColumn } from './native-format.js';
@@ -80,32 +79,22 @@ export async function insertRows(target: InsertTarget, insert: RowsInsert): Prom
     return;
   }
   const clickhouse_settings = { ...EMBEDDED_INSERT_SETTINGS, insert_deduplication_token: insert.dedupToken };
-  const file = join(spoolFolder(), `${process.pid}-${++spooled}.native`);
-  const encoder = idleEncoders.pop() ?? new NativeEncoder();
+  // A folder of its own per insert, removed right after: no process-wide spool to leak when a
+  // process is killed or a test worker torn down without its exit handlers.
+  const folder = await mkdtemp(join(tmpdir(), 'fusebox-insert-'));
+  const file = join(folder, 'rows.native');
   try {
-    await writeFile(file, encoder.encode(insert.columns, insert.rows));
-  } finally {
-    if (idleEncoders.length < MAX_IDLE_ENCODERS) idleEncoders.push(encoder);
-  }
-  try {
+    const encoder = idleEncoders.pop() ?? new NativeEncoder();
+    try {
+      await writeFile(file, encoder.encode(insert.columns, insert.rows));
+    } finally {
+      if (idleEncoders.length < MAX_IDLE_ENCODERS) idleEncoders.push(encoder);
+    }
     await target.client.command({
       query: `INSERT INTO ${insert.table} (${names.join(', ')}) FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT Native`,
       clickhouse_settings,
     });
   } finally {
-    await unlink(file).catch(() => {});
+    await rm(folder, { recursive: true, force: true });
   }
-}
-
-let spool: string | null = null;
-let spooled = 0;
-
-/** A private temp folder per process, removed at exit (files are removed after each insert anyway). */
-function spoolFolder(): string {
-  if (spool === null) {
-    const folder = mkdtempSync(join(tmpdir(), 'fusebox-insert-'));
-    spool = folder;
-    process.once('exit', () => rmSync(folder, { recursive: true, force: true }));
-  }
-  return spool;
 }
