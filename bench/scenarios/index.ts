@@ -44,7 +44,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'trip-latency',
     title: 'Trip latency: from the offending call to RunHalted',
     about:
-      'A processor runs in its own process on fresh topics. A looping agent (`createFusebox` on Kafka, in the bench process) starts a run, makes one model call and three identical failing tool calls; the clock starts when the third call fails (its span is emitted in that same tick) and stops when `run.guard()` first throws `RunHalted`, polled in a setImmediate loop. One agent at a time, with a random 20-80 ms pause between samples so trips do not line up with fetch cycles. Measured idle and with background agents in a third process emitting about 10,000 spans/s through their own clients (4 tenants, 25 concurrent runs each, model and tool calls that never loop). Note that the polling loop keeps one of the two cores busy while it waits.',
+      'A processor runs in its own process on fresh topics. A looping agent (`createFusebox` on Kafka, in the bench process) starts a run, makes one model call and three identical failing tool calls; the clock starts when the third call fails (its span is emitted in that same tick) and stops when `run.guard()` first throws `RunHalted`, polled every millisecond by a timer. One agent at a time, with a random 20-80 ms pause between samples so trips do not line up with fetch cycles. Measured idle and with background agents in a third process emitting about 10,000 spans/s through their own clients (4 tenants, 25 concurrent runs each, model and tool calls that never loop). The processor sends each trip on the early lane (control-early, no transaction) and in its transaction (control); the client halts on whichever copy comes first.',
     timeoutMs: 300_000,
   },
   {
