@@ -12,7 +12,7 @@
  * batches cross to it as one transferred buffer each, since kafkajs's produce path (request
  * encoding, CRC, socket writes) would otherwise stall the agent's event loop by milliseconds
  * per batch; and the control and policies readers run there too, since their fetch loop (every
- * 250 ms when idle; a trip returns a fetch at once) and heartbeats would otherwise run between
+ * 100 ms when idle; a trip returns a fetch at once) and heartbeats would otherwise run between
  * the agent's steps. What they read crosses
  * back and is decoded and applied here, as before: guard() reads the breaker board and the
  * policy book synchronously, and startRun resolves only once the thread's reader follows its

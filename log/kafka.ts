@@ -20,7 +20,7 @@ export interface KafkaLogOptions {
    * The same for partition readers (default: as `maxWaitTimeInMs`). A fetch returns as soon as
    * data arrives (minBytes 1), so this bounds only how often an idle reader asks and how long a
    * newly followed partition can wait behind a fetch already in flight. The agent client sets
-   * 250: its three readers at 25 cost a fifth of its Kafka thread's CPU.
+   * 100: its three readers at 25 cost a fifth of its Kafka thread's CPU.
    */
   readerMaxWaitTimeInMs?: number;
   /** kafkajs's own log lines at or above this level go to `log`. Default: errors only. */
