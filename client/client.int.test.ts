@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { createMemoryLog } from '../log/memory.js';
@@ -91,6 +92,22 @@ describe('agent client', () => {
       await log.close();
     }
   }, 120_000);
+
+  it('runs its Kafka thread at a lower priority than the agent\'s (Linux: nice 10 for that thread alone)', async () => {
+    const { log, prefix } = await freshKafka(1);
+    const niceOf = () => new Map(readdirSync('/proc/self/task').map((tid) => [tid, Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16])]));
+    const before = niceOf();
+    const thread = new ProducerThread({ brokers: brokers(), clientId: 'nice-test', topic: topicNames(prefix).spans });
+    try {
+      await thread.start();
+      const added = [...niceOf()].filter(([tid]) => !before.has(tid));
+      expect(added.filter(([, nice]) => nice === 10)).toHaveLength(1);
+      expect(niceOf().get(String(process.pid))).toBe(0); // the agent's own thread keeps its priority
+    } finally {
+      await thread.close();
+      await log.close();
+    }
+  });
 
   it('fails fast with TransportUnavailable (retriable) when no broker answers', async () => {
     const error = await createFusebox({ tenantId: 't', agentId: 'a', brokers: ['127.0.0.1:1'] }).catch((e: unknown) => e);

@@ -9,6 +9,8 @@
  * posted as it came, and decoded and applied (breaker board, policy book) on the agent's thread,
  * where guard() reads them synchronously.
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createKafkaLog } from '../log/kafka.js';
 import type { LogMessage, LogProducer, PartitionReader } from '../log/port.js';
@@ -16,6 +18,7 @@ import { unpack } from './encoded-spans.js';
 import type { FromProducer, ProducerWorkerData, Request, ToProducer } from './producer-protocol.js';
 
 const port = parentPort!;
+lowerThisThreadsPriority();
 const { brokers, clientId, topic } = workerData as ProducerWorkerData;
 // Readers ask every 100 ms when idle rather than 25: a fetch returns as soon as a trip is there,
 // and at 25 the three readers took a fifth of this thread's CPU. Not longer: a partition newly
@@ -86,3 +89,17 @@ port.on('message', async (message: ToProducer) => {
     }
   }
 });
+
+/**
+ * On Linux a thread has a nice value of its own: this one yields the CPU to the agent's thread
+ * when they compete (nice 10), so kafkajs's work waits a little rather than the agent. Elsewhere
+ * (no /proc/thread-self) nothing changes.
+ */
+function lowerThisThreadsPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+  } catch {
+    // not Linux, or not allowed: the thread keeps the process's priority
+  }
+}
