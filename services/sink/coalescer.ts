@@ -6,7 +6,8 @@
  *
  * Each `add` resolves only once the insert holding its rows has succeeded (and rejects if it
  * failed), so a consumer that commits a batch's offsets after its handler resolved still never
- * commits a row that is not in ClickHouse. Inserts run one at a time, in the order they filled.
+ * commits a row that is not in ClickHouse. Inserts run one at a time, in the order they filled;
+ * a group whose linger is over waits for the insert running, growing meanwhile.
  */
 export interface CoalescerOptions<T> {
   /** A group reaching this many items is inserted at once. */
@@ -69,7 +70,11 @@ export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
       for (const item of items) group.items.push(item);
       group.slices.push(slice);
       if (group.items.length >= options.maxItems) close(group);
-      else group.timer ??= setTimeout(() => close(group), options.lingerMs);
+      // Lingered long enough: inserted as soon as no insert is running. While one runs, the
+      // group keeps growing, so under load inserts go back to back, each taking everything
+      // that came meanwhile, rather than queueing one small insert (one more part to merge)
+      // per linger period.
+      else group.timer ??= setTimeout(() => void previous.then(() => { if (open === group) close(group); }), options.lingerMs);
       return group.done;
     },
     async drain() {

@@ -35,6 +35,27 @@ describe('sink coalescer', () => {
     expect(sink.flushed).toEqual([{ items: [1, 2, 3], slices: ['spans:0:0-1', 'spans:1:5-5'] }]);
   });
 
+  it('given an insert running past the linger, then the batches arriving meanwhile wait for it and go out together, not one insert per linger', async () => {
+    vi.useFakeTimers();
+    const flushed: number[][] = [];
+    const coalescer = createCoalescer<number>({
+      maxItems: 100, lingerMs: 20,
+      flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, 100)); }, // a slow insert
+    });
+    const first = coalescer.add([1], 's1');
+    await vi.advanceTimersByTimeAsync(20); // the first insert starts and takes 100 ms
+    const later = [coalescer.add([2], 's2')];
+    await vi.advanceTimersByTimeAsync(30); // past this group's linger: it waits for the running insert
+    later.push(coalescer.add([3], 's3'));
+    await vi.advanceTimersByTimeAsync(30);
+    later.push(coalescer.add([4], 's4'));
+    expect(flushed).toEqual([[1]]);
+    await vi.advanceTimersByTimeAsync(40); // the first insert ends: everything that came meanwhile goes as one
+    expect(flushed).toEqual([[1], [2, 3, 4]]);
+    await vi.advanceTimersByTimeAsync(100);
+    await Promise.all([first, ...later]);
+  });
+
   it('given a group reaching maxItems, then it is inserted at once and the next batch starts a new group', async () => {
     vi.useFakeTimers();
     const sink = recorder();

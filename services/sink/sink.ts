@@ -42,10 +42,8 @@ export interface SinkOptions {
   concurrency?: number;
   /** An insert is sent once it holds this many spans. Default 50,000. */
   insertMaxRows?: number;
-  /** Or once its first batch has waited this long for others. Default 200 ms: every insert is a
-   *  part per table the merges must fold away, and on the 2-core bench box 20 ms made so many
-   *  that the merges starved the rest (sustained 7,500 spans/s queryable p99 1,030 ms at 20,
-   *  701 ms at 200; the rate search held 4,000-7,500 at 20, the agents' 16,000 ceiling at 200). */
+  /** Or once its first batch has waited this long for others and no insert is running (while one
+   *  runs, the next keeps growing: coalescer.ts). Default 20 ms. */
   insertLingerMs?: number;
   /** How often the daily cost rollup is brought up to date (cost-rollups.ts); 0 turns it off. Default 60 s. */
   costRollupEveryMs?: number;
@@ -55,7 +53,7 @@ export interface SinkOptions {
   metrics?: Metrics;
 }
 
-export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 200, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
+export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
 
 /** After a failed insert, how long a partition waits before reading the batch again. */
 const STORE_RETRY_MS = 500;
