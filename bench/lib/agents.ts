@@ -37,6 +37,9 @@ export interface AgentsReport {
   loopTrees: string[];
   /** Looping runs stopped by RunHalted. */
   loopsHalted: number;
+  /** Per looping run halted: when its 3rd identical call was made (wall clock) and how long until
+   *  guard() first threw RunHalted (polled every millisecond from that call on). */
+  tripLatencies: Array<{ atMs: number; latencyMs: number }>;
   /** Healthy runs stopped by RunHalted: a false trip. */
   healthyHalted: number;
 }
@@ -65,6 +68,23 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
   let loopsCompleted = 0;
   const loopTrees: string[] = [];
   let loopsHalted = 0;
+  const tripLatencies: Array<{ atMs: number; latencyMs: number }> = [];
+  /** From the 3rd identical call, as the trip-latency scenario does: guard() every millisecond. */
+  const watchTrip = (slot: Slot, run: Run) => {
+    const atMs = Date.now();
+    const offendedAt = performance.now();
+    const poll = () => {
+      if (!running || slot.run !== run) return;
+      try {
+        run.guard();
+      } catch (error) {
+        if (error instanceof RunHalted) tripLatencies.push({ atMs, latencyMs: performance.now() - offendedAt });
+        return;
+      }
+      if (performance.now() - offendedAt < 10_000) setTimeout(poll, 1);
+    };
+    setTimeout(poll, 1);
+  };
   let healthyHalted = 0;
   let spans = 0;
   let runsStarted = 0;
@@ -123,6 +143,7 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
       slot.loopCalls += 1;
       if (slot.loopCalls === 3) { loopsCompleted += 1; loopTrees.push(run.treeId); }
       run.tool('web_search', LOOP_ARGS, () => { throw new Error('HTTP 503 Service Unavailable'); }).catch(halted(slot, run));
+      if (slot.loopCalls === 3) watchTrip(slot, run); // its span goes out within this tick
     } else if (random() < 0.5) {
       run.llm({ model: 'gpt-4o', provider: 'openai' }, async () => ({ output: 'ok', usage: { inputTokens: 800 + (sequence % 2000), outputTokens: 40, costMicros: 2_500 } })).catch(halted(slot, run));
     } else {
@@ -172,7 +193,7 @@ export function simulateAgents(fusebox: Fusebox, options: AgentsOptions) {
       running = false;
       if (timer) clearTimeout(timer);
       for (const slot of slots) if (slot.run) { slot.run.end(); spans += 1; }
-      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError, loopsCompleted, loopTrees, loopsHalted, healthyHalted };
+      return { spans, elapsedMs: performance.now() - started, runsStarted, openFailures, firstOpenError, loopsCompleted, loopTrees, loopsHalted, tripLatencies, healthyHalted };
     },
   };
 }

@@ -190,6 +190,8 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     const acked = distribution(inWindow(stored.freshness?.acked ?? []));
     const polled = distribution(inWindow(stored.freshness?.polled ?? []));
     const sum = (key: 'loopsCompleted' | 'loopsHalted' | 'healthyHalted' | 'dropped' | 'unsent' | 'runsStarted') => load.reduce((n, r) => n + r[key], 0);
+    // Trip latency at the sustained rate: the looping runs whose 3rd identical call fell in the window.
+    const trips = distribution(load.flatMap((r) => r.tripLatencies).filter((t) => t.atMs >= windowStart.atMs && t.atMs <= windowEnd.atMs).map((t) => t.latencyMs));
     const emitted = load.reduce((n, r) => n + r.spans, 0);
     const clientMemory = [...mem].filter(([name]) => name.startsWith('agents'));
 
@@ -205,6 +207,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       { ...latencyFigure('emit to queryable (insert acknowledged)', acked, 'ms', 'every 128th span; emit time to the sink\'s insert returning'), target: 'p99 < 2 s (queryable within 2 s)', met: acked.p99 < 2_000 },
       latencyFigure('emit to queryable (polled by SELECT)', polled, 'ms', `a probe span every 250 ms, polled every 25 ms; ${stored.freshness?.polledMissed ?? 0} never found`),
       ...[...mem].map(([name, m]) => figure(`${name} RSS, peak`, m.peakMiB, 'MiB', name.startsWith('agents') ? `${LOAD.clients} clients; at the end ${m.lastMiB.toFixed(0)} MiB` : `at the end ${m.lastMiB.toFixed(0)} MiB`)),
+      latencyFigure('trip latency at this rate', trips, 'ms', 'looping runs of the window: from the 3rd identical call to guard() first throwing RunHalted, polled every millisecond'),
       figure('looping trees (3rd identical call emitted)', sum('loopsCompleted'), 'count', `of ${fmt(sum('runsStarted'))} trees`),
       figure('trips (processor)', decided.trips ?? Number.NaN, 'count', `the agents saw RunHalted in ${sum('loopsHalted')} looping runs (a loop gives up after 200 steps, about ${Math.round(200 / (held / (LOAD.processes * LOAD.clients * LOAD.runsPerClient)))} s at this rate) and ${sum('healthyHalted')} healthy ones`),
     ];

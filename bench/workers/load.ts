@@ -36,6 +36,7 @@ export interface LoadResult {
   loopsCompleted: number;
   loopTrees: string[];
   loopsHalted: number;
+  tripLatencies: Array<{ atMs: number; latencyMs: number }>;
   healthyHalted: number;
 }
 
@@ -77,6 +78,7 @@ workerMain<LoadInput, LoadResult>(async (input, io) => {
     loopsCompleted: sum('loopsCompleted'),
     loopTrees: reports.flatMap((r) => r.loopTrees),
     loopsHalted: sum('loopsHalted'),
+    tripLatencies: reports.flatMap((r) => r.tripLatencies),
     healthyHalted: sum('healthyHalted'),
   };
 });
