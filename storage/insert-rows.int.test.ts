@@ -19,11 +19,16 @@ const AWKWARD = 'quote \' double " backslash \\ \\n not-a-newline, newline \n ta
 
 describe('insertSpans on chDB (Native)', () => {
   let store: Store;
+  let path: string;
   beforeAll(async () => {
-    store = await openStore({ kind: 'chdb', path: mkdtempSync(join(tmpdir(), 'fusebox-chdb-')) });
+    path = mkdtempSync(join(tmpdir(), 'fusebox-chdb-'));
+    store = await openStore({ kind: 'chdb', path });
     await migrate(store.client);
   });
-  afterAll(async () => { await store.close(); });
+  afterAll(async () => {
+    await store.close();
+    rmSync(path, { recursive: true, force: true });
+  });
 
   it('sends each column as the table type it stands for (LowCardinality as its plain type)', async () => {
     const result = await store.client.query({ query: "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'spans'", format: 'JSONEachRow' });
