@@ -80,10 +80,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
     const r = new Reader(value, 2);
     switch (value[1]) {
       case KIND_TREE: {
-        const tenantId = r.string();
-        const costMicros = r.uint();
-        const tokens = r.uint();
-        const lastEventMs = r.double();
+        const totals = readTotals(r);
         const seen = new Set<number>();
         for (let n = r.uint(); n > 0; n--) seen.add(r.double());
         const states = reviveStates(r.json() as TreeLedger['states']);
@@ -91,7 +88,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
         const splitRuns = r.byte() === 1;
         const runs: Array<[string, RunLedger]> = [];
         if (!splitRuns) for (let n = r.uint(); n > 0; n--) runs.push([r.string(), readRun(r)]);
-        return { kind: 'tree', tree: { tenantId, treeId: key, costMicros, tokens, lastEventMs, seen, states, breakers, splitRuns }, runs };
+        return { kind: 'tree', tree: { ...totals, treeId: key, seen, states, breakers, splitRuns }, runs };
       }
       case KIND_RUN: {
         const runId = r.string();
@@ -100,13 +97,10 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
         return { kind: 'run', treeId, runId, run: readRun(r) };
       }
       case KIND_SUMMARY: {
-        const tenantId = r.string();
-        const costMicros = r.uint();
-        const tokens = r.uint();
-        const lastEventMs = r.double();
+        const totals = readTotals(r);
         const states = reviveStates(r.json() as TreeSummary['states']);
         const breakers = new Map(r.json() as Array<[string, TreeSummary['breakers'] extends Map<string, infer B> ? B : never]>);
-        return { kind: 'summary', summary: { tenantId, treeId: key, costMicros, tokens, lastEventMs, states, breakers } };
+        return { kind: 'summary', summary: { ...totals, treeId: key, states, breakers } };
       }
       default:
         throw new Error(`unknown record kind ${value[1]}`);
@@ -119,10 +113,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
 
 function encodeTree(tree: Readonly<TreeLedger>): Buffer {
   const w = writer.start(KIND_TREE);
-  w.string(tree.tenantId);
-  w.uint(tree.costMicros);
-  w.uint(tree.tokens);
-  w.double(tree.lastEventMs);
+  writeTotals(w, tree);
   w.uint(tree.seen.size);
   for (const fingerprint of tree.seen) w.double(fingerprint);
   w.json(tree.states);
@@ -136,6 +127,29 @@ function encodeTree(tree: Readonly<TreeLedger>): Buffer {
     }
   }
   return w.done();
+}
+
+/** What a tree record and a summary record both open with. */
+interface Totals {
+  tenantId: string;
+  costMicros: number;
+  tokens: number;
+  lastEventMs: number;
+}
+
+function writeTotals(w: Writer, totals: Readonly<Totals>): void {
+  w.string(totals.tenantId);
+  w.uint(totals.costMicros);
+  w.uint(totals.tokens);
+  w.double(totals.lastEventMs);
+}
+
+function readTotals(r: Reader): Totals {
+  const tenantId = r.string();
+  const costMicros = r.uint();
+  const tokens = r.uint();
+  const lastEventMs = r.double();
+  return { tenantId, costMicros, tokens, lastEventMs };
 }
 
 function encodeRun(runId: string, run: Readonly<RunLedger>): Buffer {
@@ -168,10 +182,7 @@ function readRun(r: Reader): RunLedger {
 
 function encodeSummary(summary: Readonly<TreeSummary>): Buffer {
   const w = writer.start(KIND_SUMMARY);
-  w.string(summary.tenantId);
-  w.uint(summary.costMicros);
-  w.uint(summary.tokens);
-  w.double(summary.lastEventMs);
+  writeTotals(w, summary);
   w.json(summary.states);
   w.json([...summary.breakers]);
   return w.done();
