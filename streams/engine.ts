@@ -25,6 +25,7 @@ import { DETECTORS, type Detector, type DetectorName, type Finding } from './det
 import { LATENESS_MS, MAX_WINDOW_MS } from './detectors/cost-velocity.js';
 import { isStep } from './detectors/iteration-cap.js';
 import { builtinPolicies, type Governing, type PolicySource, type Subject } from './policies.js';
+import { fingerprint, fromHalves } from './fingerprint.js';
 
 /** Span attribute carrying the agent's fleet tags (comma-separated), for tag-scoped policies. */
 export const TAGS_ATTRIBUTE = 'fusebox.agent.tags';
@@ -117,25 +118,11 @@ export type TreeChanges =
   | { treeId: string; tree: null; summary: Readonly<TreeSummary> | null; runs: Array<[runId: string, run: null]> };
 
 /**
- * 53 bits of an event id (two FNV-1a variants), as a number: the dedup window travels in the
+ * 53 bits of an event id (./fingerprint.ts), as a number: the dedup window travels in the
  * changelog (8 bytes an id) and sits in memory as a Set of numbers, not strings. Within a window
  * of a few hundred ids per tree a collision is a 1-in-10^13 event.
  */
-export function eventFingerprint(eventId: string): number {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ eventId.length;
-  for (let i = 0; i < eventId.length; i++) {
-    const c = eventId.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  return fingerprintOf(a >>> 0, b >>> 0);
-}
-
-/** The 53-bit fingerprint from the two 32-bit halves (also how v1 snapshots' hex fingerprints convert). */
-function fingerprintOf(a: number, b: number): number {
-  return a * 2 ** 21 + (b >>> 11);
-}
+export const eventFingerprint = (eventId: string): number => fingerprint(eventId);
 
 export interface Outcome {
   controls: ControlEvent[];
@@ -401,7 +388,7 @@ export function createEngine(options: EngineOptions = {}) {
      */
     load(snapshot: TreeSnapshot): void {
       const copy = structuredClone(snapshot);
-      const seen = copy.seen.map((f) => (typeof f === 'number' ? f : fingerprintOf(parseInt(f.slice(0, 8), 16), parseInt(f.slice(8, 16), 16))));
+      const seen = copy.seen.map((f) => (typeof f === 'number' ? f : fromHalves(parseInt(f.slice(0, 8), 16), parseInt(f.slice(8, 16), 16))));
       const runs = new Map(copy.runs.map(([id, run]) => [id, { ...run, ended: run.ended ?? false }]));
       const lastEventMs = copy.lastEventMs ?? 0;
       summaries.delete(copy.treeId);

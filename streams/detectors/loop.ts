@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import type { SpanEvent } from '../../schemas/index.js';
 import type { Detector, Finding } from './detector.js';
+import { begin, feed, finish, fingerprint } from '../fingerprint.js';
 
 export interface LoopParams {
   /** Repetitions that trip. The repetition that reaches it is the one that trips. */
@@ -49,38 +50,9 @@ export function signature(event: SpanEvent): string | null {
 
 const outcome = (event: SpanEvent): string => event.outputHash ?? (event.status === 'error' ? `error:${event.error ?? ''}` : 'none');
 
-/*
- * 53 bits of a string (two FNV-1a style 32-bit lanes, as the engine's event fingerprints),
- * fed piecewise so an event's signature is hashed without building its text. Module scratch
- * lanes: pure and synchronous, never reentered.
- */
-let laneA = 0;
-let laneB = 0;
-
-function feed(s: string): void {
-  let a = laneA;
-  let b = laneB;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995) ^ (b >>> 15);
-  }
-  laneA = a;
-  laneB = b;
-}
-
-function begin(length: number): void {
-  laneA = 0x811c9dc5;
-  laneB = 0x01000193 ^ length;
-}
-
-const finish = (): number => (laneA >>> 0) * 2 ** 21 + ((laneB >>> 0) >>> 11);
-
 /** The fingerprint of a signature text (what `signature` returns); old snapshots convert with it. */
 export function fingerprintOfSignature(text: string): number {
-  begin(text.length);
-  feed(text);
-  return finish();
+  return fingerprint(text);
 }
 
 /** The fingerprint of the event's signature, equal to `fingerprintOfSignature(signature(event))`, or null. */
