@@ -32,7 +32,7 @@ export interface EarlyLaneStats {
 export function createEarlyLane(log: EventLog, topic: string, logger: Logger) {
   let producer: Promise<LogProducer> | null = null;
   const stats: EarlyLaneStats = { sent: 0, failed: 0 };
-  let pending = new Set<Promise<void>>();
+  const pending = new Set<Promise<void>>();
 
   return {
     /** Sends without waiting; a failure is logged and counted, the transactional copy still follows. */
@@ -59,7 +59,6 @@ export function createEarlyLane(log: EventLog, topic: string, logger: Logger) {
     /** Waits for the sends under way, then closes the producer. */
     async close(): Promise<void> {
       await Promise.allSettled([...pending]);
-      pending = new Set();
       const closing = producer;
       producer = null;
       if (closing) await (await closing.catch(() => null))?.close();
