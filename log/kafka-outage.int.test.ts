@@ -66,25 +66,26 @@ describe('Kafka log consumers across broker errors (a broker of its own)', () =>
     const consumer = log.groupConsumer({ groupId: `${topic}.g`, topics: [topic], fromBeginning: true, handleBatch: async (b) => { consumed.push(...b.messages.map((m) => m.value!.toString())); } });
     await consumer.start();
 
-    let producer = await log.producer();
+    const producer = await log.producer();
     await producer.send(topic, [{ key: 'k', value: Buffer.from('before') }]);
     await eventually('the message before the outage', () => read.length === 1 && consumed.length === 1, 30_000);
-    await producer.close();
 
-    // Long enough for every client to give up its retries at least once.
+    // Long enough for every client to give up its retries at least once. A send made while
+    // the broker is away is retried by the producer (its connection died) until it lands.
     await broker.halt();
+    const during = producer.send(topic, [{ key: 'k', value: Buffer.from('during') }]);
     await new Promise((ok) => setTimeout(ok, 6_000));
     await broker.restart();
+    await during;
     // Produced at once: the consumers are still waiting out their backoff, not yet rejoined.
-    producer = await log.producer();
     const after = Array.from({ length: 20 }, (_, i) => `after-${i}`);
     for (const value of after) await producer.send(topic, [{ key: 'k', value: Buffer.from(value) }]);
     await producer.close();
 
-    await eventually('every message after the outage, read and consumed', () => read.length >= 21 && consumed.length >= 21, 90_000);
+    await eventually('every message after the outage, read and consumed', () => read.length >= 22 && consumed.length >= 22, 90_000);
     await reader.stop();
     await consumer.stop();
-    expect(read).toEqual(['before', ...after]);
-    expect(consumed).toEqual(['before', ...after]);
+    expect(read).toEqual(['before', 'during', ...after]);
+    expect(consumed).toEqual(['before', 'during', ...after]);
   }, 180_000);
 });

@@ -1,5 +1,7 @@
 /**
- * The event log on a real Kafka cluster, through kafkajs.
+ * The event log on a real Kafka cluster: kafkajs for consumers, admin and transactions; plain
+ * sends through Fusebox's own producer (wire/producer.ts), a tenth of kafkajs's CPU per message,
+ * unless `producer: 'kafkajs'` is asked for.
  *
  * Control-path latency matters more than fetch efficiency here: consumers fetch with
  * `minBytes: 1` and a short `maxWaitTimeInMs`, so a trip reaches agents in milliseconds rather
@@ -9,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerRunConfig, type Producer, type LogEntry } from './kafkajs.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
+import { createWireProducer } from './wire/producer.js';
 import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
@@ -26,6 +29,11 @@ export interface KafkaLogOptions {
   /** kafkajs's own log lines at or above this level go to `log`. Default: errors only. */
   logLevel?: 'error' | 'warn' | 'info';
   log?: (line: string) => void;
+  /**
+   * What sends plain (non-transactional) messages: 'wire', Fusebox's own producer (default), or
+   * 'kafkajs', its idempotent producer, kept to compare against (bench) and as a way back.
+   */
+  producer?: 'wire' | 'kafkajs';
 }
 
 const LEVELS = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO } as const;
@@ -67,6 +75,37 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     return count;
   }
 
+  /** Connects at once (as kafkajs's connect() does), so a broker that is not there fails here. */
+  async function wireProducer(): Promise<LogProducer> {
+    const producer = createWireProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox' });
+    /** Partition counts never shrink: known once, kept (the producer's own metadata is dropped when a leader moves). */
+    const counts = new Map<string, number>();
+    const close = () => producer.close();
+    closers.add(close);
+    try {
+      await producer.connect();
+    } catch (error) {
+      closers.delete(close);
+      await close();
+      throw error;
+    }
+    return {
+      async send(topic, messages) {
+        if (messages.length === 0) return;
+        let partitions = counts.get(topic);
+        if (partitions === undefined && messages.some((m) => m.partition === undefined)) {
+          partitions = await producer.partitionCount(topic);
+          counts.set(topic, partitions);
+        }
+        await producer.send(topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions!) })));
+      },
+      async close() {
+        closers.delete(close);
+        await close();
+      },
+    };
+  }
+
   return {
     kind: 'kafka',
     describe: `Kafka at ${options.brokers.join(',')}`,
@@ -94,6 +133,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     },
     partitionCount,
     async producer(): Promise<LogProducer> {
+      if ((options.producer ?? 'wire') === 'wire') return wireProducer();
       const producer: Producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
       await producer.connect();
       const close = () => producer.disconnect();

@@ -1,0 +1,241 @@
+/**
+ * Fusebox's own Kafka producer for plain (non-transactional) sends: Metadata to find each
+ * partition's leader, then one Produce request per leader carrying one record batch per
+ * partition (record-batch.ts), acks=all. It exists because kafkajs's produce path cost 12-85 µs
+ * of CPU per span (a per-record Encoder, spread copies, a quadratic grouping of messages by
+ * partition: BENCHMARKS.md, Findings 6), which on the agent's host is the client's main cost and
+ * on a 2-core box the pipeline's. kafkajs keeps everything else: consumers, admin, and the
+ * processor's transactions.
+ *
+ * Not idempotent: a request whose answer is lost (a timeout, a connection dropped after the
+ * write) is sent again and may land twice. Every consumer of Fusebox's topics already takes
+ * duplicates (the engine's per-tree event-id window, the tables' dedup by event id), and the
+ * agent client's own retries of a failed batch were new kafkajs sends (new sequence numbers)
+ * anyway, so kafkajs's idempotence never covered them.
+ *
+ * Retries: an attempt that fails on a retriable error (a leader moved or is being elected, a
+ * broker unreachable, a timeout) is retried for the partitions that did not land, after a
+ * metadata refresh where the error says the leader is stale, with a doubling backoff; a
+ * non-retriable error (a batch too large, a missing partition) fails at once with its Kafka
+ * error name. Order: within a partition, a batch is sent only after the previous attempt of
+ * the same send() has failed, and sends on one connection are answered in order; two
+ * concurrent send() calls to one partition keep their relative order only if neither retries.
+ */
+import { BrokerConnection, KafkaConnectionError } from './connection.js';
+import { API_METADATA, API_PRODUCE, type BrokerAddress, decodeMetadata, type Metadata, decodeProduce, describeError, metadataRequestBody, produceRequestBody, type TopicMetadata } from './protocol.js';
+import { type BatchRecord, encodeRecordBatch } from './record-batch.js';
+
+export interface WireProducerOptions {
+  /** Bootstrap brokers, `host:port`. */
+  brokers: string[];
+  clientId: string;
+  /** A request unanswered this long fails its connection (and is retried). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Default 5 s. */
+  connectTimeoutMs?: number;
+  /** Attempts after the first. Default 8 (about 16 s of backoff in all, as the kafkajs producer it replaces). */
+  retries?: number;
+  /** First backoff, doubled per attempt up to `maxRetryMs`. Default 100 ms. */
+  initialRetryMs?: number;
+  /** Default 5 s. */
+  maxRetryMs?: number;
+}
+
+export interface WireMessage extends BatchRecord {
+  partition: number;
+}
+
+/** A send that failed: the Kafka error name (or the connection failure) and whether retrying later can help. */
+export class KafkaProduceError extends Error {
+  override name = 'KafkaProduceError';
+  constructor(message: string, readonly retriable: boolean) {
+    super(message);
+  }
+}
+
+export interface WireProducer {
+  /** Asks a bootstrap broker for the cluster's brokers: fails if none answers. */
+  connect(): Promise<void>;
+  /** Resolves once every message is acknowledged by all in-sync replicas. */
+  send(topic: string, messages: readonly WireMessage[]): Promise<void>;
+  partitionCount(topic: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+const ACKS_ALL = -1;
+
+export function createWireProducer(options: WireProducerOptions): WireProducer {
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
+  const retries = options.retries ?? 8;
+  const initialRetryMs = options.initialRetryMs ?? 100;
+  const maxRetryMs = options.maxRetryMs ?? 5_000;
+  const bootstrap = options.brokers.map(parseAddress);
+  const addresses = new Map<number, BrokerAddress>();
+  const connections = new Map<string, BrokerConnection>();
+  const topics = new Map<string, TopicMetadata>();
+  const refreshing = new Map<string, Promise<TopicMetadata>>();
+  let closed = false;
+
+  function connection(host: string, port: number): BrokerConnection {
+    const key = `${host}:${port}`;
+    let existing = connections.get(key);
+    if (!existing || !existing.alive) {
+      existing = new BrokerConnection(host, port, options.clientId, requestTimeoutMs, connectTimeoutMs);
+      connections.set(key, existing);
+    }
+    return existing;
+  }
+
+  /** Metadata from the first broker that answers: the known ones first, then the bootstrap list. */
+  async function askAnyBroker(topicNames: string[]): Promise<{ metadata: Metadata; from: string }> {
+    let lastError: Error | null = null;
+    for (const { host, port } of [...addresses.values(), ...bootstrap]) {
+      try {
+        const metadata = decodeMetadata(await connection(host, port).request(API_METADATA, 4, [metadataRequestBody(topicNames)]));
+        for (const broker of metadata.brokers) addresses.set(broker.nodeId, broker);
+        return { metadata, from: `${host}:${port}` };
+      } catch (error) {
+        lastError = error as Error;
+      }
+    }
+    throw new KafkaProduceError(`no broker of ${options.brokers.join(',')} answered: ${lastError?.message}`, true);
+  }
+
+  async function fetchMetadata(topic: string): Promise<TopicMetadata> {
+    const { metadata, from } = await askAnyBroker([topic]);
+    const found = metadata.topics.find((t) => t.name === topic);
+    if (!found) throw new KafkaProduceError(`broker ${from} returned no metadata for topic '${topic}'`, true);
+    if (found.errorCode !== 0) {
+      const { name } = describeError(found.errorCode);
+      throw new KafkaProduceError(`topic '${topic}': ${name}${found.errorCode === 3 ? ' (create it with ensureTopics first)' : ''}`, true);
+    }
+    topics.set(topic, found);
+    return found;
+  }
+
+  function metadataOf(topic: string): Promise<TopicMetadata> {
+    const known = topics.get(topic);
+    if (known) return Promise.resolve(known);
+    let pending = refreshing.get(topic);
+    if (!pending) {
+      pending = fetchMetadata(topic).finally(() => refreshing.delete(topic));
+      refreshing.set(topic, pending);
+    }
+    return pending;
+  }
+
+  /** Before attempt `attempt` (1, 2, ...): doubling, capped, with ±20% jitter so many producers do not retry in step. */
+  function backoff(attempt: number): number {
+    return Math.min(maxRetryMs, initialRetryMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
+  }
+
+  /** Sends `batches` to `leader`; returns the partitions that landed and the first retriable failure. */
+  async function produceTo(topic: string, leader: number, batches: Array<{ partition: number; batch: Buffer }>): Promise<{ landed: number[]; failure: Error | null }> {
+    const address = addresses.get(leader);
+    if (!address) {
+      topics.delete(topic);
+      return { landed: [], failure: new KafkaProduceError(`leader ${leader} of topic '${topic}' is not among the known brokers`, true) };
+    }
+    let body: Buffer;
+    try {
+      body = await connection(address.host, address.port).request(API_PRODUCE, 3, produceRequestBody(topic, batches, ACKS_ALL, requestTimeoutMs));
+    } catch (error) {
+      topics.delete(topic); // the leader may have moved or died: ask again before the next attempt
+      return { landed: [], failure: error as Error };
+    }
+    const landed: number[] = [];
+    let failure: Error | null = null;
+    for (const result of decodeProduce(body)) {
+      if (result.errorCode === 0) {
+        landed.push(result.partition);
+        continue;
+      }
+      const error = describeError(result.errorCode);
+      const message = `partition ${result.partition} of '${topic}' on broker ${leader}: ${error.name}`;
+      if (!error.retriable) throw new KafkaProduceError(message, false);
+      if (error.staleLeader) topics.delete(topic);
+      failure ??= new KafkaProduceError(message, true);
+    }
+    return { landed, failure };
+  }
+
+  return {
+    async connect() {
+      await askAnyBroker([]);
+    },
+    async send(topic, messages) {
+      if (closed) throw new KafkaProduceError('the producer is closed', false);
+      if (messages.length === 0) return;
+      const timestampMs = Date.now();
+      const byPartition = new Map<number, WireMessage[]>();
+      for (const message of messages) {
+        const list = byPartition.get(message.partition);
+        if (list) list.push(message);
+        else byPartition.set(message.partition, [message]);
+      }
+      // Encoded once: a retry sends the same bytes.
+      const unsent = new Map<number, Buffer>();
+      for (const [partition, list] of byPartition) unsent.set(partition, encodeRecordBatch(list, timestampMs));
+
+      let lastError: Error | null = null;
+      for (let attempt = 0; attempt <= retries; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        if (closed) throw new KafkaProduceError('the producer closed while sending', false);
+        let metadata: TopicMetadata;
+        try {
+          metadata = await metadataOf(topic);
+        } catch (error) {
+          lastError = error as Error;
+          continue;
+        }
+        const byLeader = new Map<number, Array<{ partition: number; batch: Buffer }>>();
+        for (const [partition, batch] of unsent) {
+          if (partition < 0 || partition >= metadata.leaders.length) throw new KafkaProduceError(`topic '${topic}' has no partition ${partition} (it has ${metadata.leaders.length})`, false);
+          const leader = metadata.leaders[partition]!;
+          if (leader < 0) {
+            topics.delete(topic);
+            lastError = new KafkaProduceError(`partition ${partition} of '${topic}' has no leader (LEADER_NOT_AVAILABLE)`, true);
+            continue;
+          }
+          const list = byLeader.get(leader);
+          if (list) list.push({ partition, batch });
+          else byLeader.set(leader, [{ partition, batch }]);
+        }
+        const outcomes = await Promise.all([...byLeader].map(([leader, batches]) => produceTo(topic, leader, batches)));
+        for (const { landed, failure } of outcomes) {
+          for (const partition of landed) unsent.delete(partition);
+          if (failure) lastError = failure;
+        }
+        if (unsent.size === 0) return;
+      }
+      throw new KafkaProduceError(`${unsent.size} partition(s) of '${topic}' not acknowledged after ${retries + 1} attempts: ${lastError?.message}`, true);
+    },
+    async partitionCount(topic) {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        try {
+          return (await metadataOf(topic)).leaders.length;
+        } catch (error) {
+          if (attempt >= retries || closed) throw error;
+        }
+      }
+    },
+    async close() {
+      closed = true;
+      for (const connection of connections.values()) connection.close();
+      connections.clear();
+    },
+  };
+}
+
+function parseAddress(broker: string): BrokerAddress {
+  const at = broker.lastIndexOf(':');
+  const port = Number(broker.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port <= 0) throw new RangeError(`broker address '${broker}' is not host:port`);
+  return { nodeId: -1, host: broker.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((ok) => setTimeout(ok, ms));
+}

@@ -1,0 +1,144 @@
+/**
+ * A Kafka record batch (magic 2, uncompressed, not transactional, not idempotent) written in
+ * one pass into one exactly-sized buffer: the sizes are summed first, then every field is
+ * written in place. kafkajs builds the same bytes through an Encoder per record, spread copies
+ * of every message, and a quadratic per-partition grouping, which cost the client's Kafka
+ * thread 12-85 µs of CPU per span (BENCHMARKS.md, Findings 6); this is the producer's whole
+ * per-record cost.
+ *
+ * Layout (https://kafka.apache.org/documentation/#recordbatch): baseOffset i64, batchLength
+ * i32, partitionLeaderEpoch i32, magic i8, crc u32 (CRC-32C of everything after it),
+ * attributes i16, lastOffsetDelta i32, baseTimestamp i64, maxTimestamp i64, producerId i64,
+ * producerEpoch i16, baseSequence i32, record count i32, then each record: length varint,
+ * attributes i8, timestampDelta varlong, offsetDelta varint, key, value (varint length, -1 for
+ * null, then bytes), header count varint, headers (key string, value bytes).
+ */
+import { crc32c } from './crc32c.js';
+
+export interface BatchRecord {
+  /** null: a record without a key. */
+  key: string | null;
+  /** null: a tombstone. */
+  value: Uint8Array | null;
+  headers?: Record<string, string>;
+}
+
+/** Bytes before the first record. */
+export const BATCH_HEADER_BYTES = 61;
+/** Where the CRC-32C is written, and where the bytes it covers start (after it). */
+const CRC_AT = 17;
+const CRC_FROM = 21;
+
+/** Bytes of `n` as a zigzag varint (n within ±2^31). */
+export function varintSize(n: number): number {
+  let v = ((n << 1) ^ (n >> 31)) >>> 0;
+  let size = 1;
+  while (v >= 0x80) {
+    v >>>= 7;
+    size++;
+  }
+  return size;
+}
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  let v = ((n << 1) ^ (n >> 31)) >>> 0;
+  while (v >= 0x80) {
+    buf[at++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/** Every record of a batch shares the batch's timestamp, so each record's delta is 0 (one byte). */
+function recordBodySize(record: BatchRecord, keyBytes: number, offsetDelta: number, headerBytes: number): number {
+  const valueBytes = record.value === null ? -1 : record.value.length;
+  return 1 + 1 + varintSize(offsetDelta) +
+    varintSize(keyBytes) + Math.max(keyBytes, 0) +
+    varintSize(valueBytes) + Math.max(valueBytes, 0) +
+    headerBytes;
+}
+
+function headersSize(headers: Record<string, string> | undefined): number {
+  if (!headers) return 1;
+  let size = 0;
+  let count = 0;
+  for (const name in headers) {
+    const k = Buffer.byteLength(name);
+    const v = Buffer.byteLength(headers[name]!);
+    size += varintSize(k) + k + varintSize(v) + v;
+    count++;
+  }
+  return varintSize(count) + size;
+}
+
+/** The batch for `records`, all stamped `timestampMs` (CreateTime). */
+export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: number): Buffer {
+  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const n = records.length;
+  const keyBytes = new Int32Array(n);
+  const headerBytes = new Int32Array(n);
+  const bodyBytes = new Int32Array(n);
+  let total = BATCH_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
+    const record = records[i]!;
+    keyBytes[i] = record.key === null ? -1 : Buffer.byteLength(record.key);
+    headerBytes[i] = headersSize(record.headers);
+    const body = recordBodySize(record, keyBytes[i]!, i, headerBytes[i]!);
+    bodyBytes[i] = body;
+    total += varintSize(body) + body;
+  }
+
+  const buf = Buffer.allocUnsafe(total);
+  buf.writeBigInt64BE(0n, 0); // baseOffset: the broker assigns offsets
+  buf.writeInt32BE(total - 12, 8); // batchLength: after baseOffset and itself
+  buf.writeInt32BE(-1, 12); // partitionLeaderEpoch: unknown to a producer
+  buf.writeInt8(2, 16); // magic
+  buf.writeInt16BE(0, 21); // attributes: no compression, CreateTime, not transactional, not control
+  buf.writeInt32BE(n - 1, 23); // lastOffsetDelta
+  buf.writeBigInt64BE(BigInt(timestampMs), 27); // baseTimestamp
+  buf.writeBigInt64BE(BigInt(timestampMs), 35); // maxTimestamp
+  buf.writeBigInt64BE(-1n, 43); // producerId: not idempotent (see producer.ts)
+  buf.writeInt16BE(-1, 51); // producerEpoch
+  buf.writeInt32BE(-1, 53); // baseSequence
+  buf.writeInt32BE(n, 57); // record count
+
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
+    const record = records[i]!;
+    at = writeVarint(buf, at, bodyBytes[i]!);
+    buf[at++] = 0; // record attributes
+    buf[at++] = 0; // timestampDelta 0 as a zigzag varlong
+    at = writeVarint(buf, at, i); // offsetDelta
+    at = writeVarint(buf, at, keyBytes[i]!);
+    if (record.key !== null) at += buf.write(record.key, at, 'utf8');
+    if (record.value === null) {
+      at = writeVarint(buf, at, -1);
+    } else {
+      at = writeVarint(buf, at, record.value.length);
+      buf.set(record.value, at);
+      at += record.value.length;
+    }
+    at = writeHeaders(buf, at, record.headers);
+  }
+  if (at !== total) throw new Error(`record batch size mismatch: wrote ${at} of ${total} bytes`);
+  buf.writeUInt32BE(crc32c(buf, CRC_FROM, total), CRC_AT);
+  return buf;
+}
+
+function writeHeaders(buf: Buffer, at: number, headers: Record<string, string> | undefined): number {
+  if (!headers) {
+    buf[at] = 0;
+    return at + 1;
+  }
+  const names = Object.keys(headers);
+  at = writeVarint(buf, at, names.length);
+  for (const name of names) {
+    at = writeVarint(buf, at, Buffer.byteLength(name));
+    at += buf.write(name, at, 'utf8');
+    const value = headers[name]!;
+    at = writeVarint(buf, at, Buffer.byteLength(value));
+    at += buf.write(value, at, 'utf8');
+  }
+  return at;
+}
