@@ -127,6 +127,8 @@ describe('tenant stage: exactly once across SIGKILL', () => {
       up = true;
       const delay = Math.floor(next() * 600);
       await sleep(delay);
+      // A stage that has caught up is killed idle: wait (briefly) for a moment with spend in flight.
+      for (let tries = 0; tries < 25 && sent - Number(await committedTotal(topics.tenantSpend, group)) === 0; tries++) await sleep(10);
       const sentBefore = sent;
       await kill9(stage);
       const behind = sentBefore - Number(await committedTotal(topics.tenantSpend, group));
