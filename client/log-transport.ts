@@ -8,10 +8,10 @@
  *
  * Spans are encoded where they are emitted, straight into the byte chunks they are sent from
  * (encoded-spans.ts); the emitter holds only their sequence numbers. On a Kafka connection of
- * the client's own (`kafka` given), kafkajs runs on a thread of its own (producer-thread.ts):
- * batches cross to it as one transferred buffer each, since kafkajs's produce path (request
- * encoding, CRC, socket writes) would otherwise stall the agent's event loop by milliseconds
- * per batch; and the control and policies readers run there too, since their fetch loop (every
+ * the client's own (`kafka` given), the Kafka clients run on a thread of its own
+ * (producer-thread.ts): batches cross to it as one transferred buffer each, so the produce path
+ * (record batch encoding, CRC, socket writes: log/wire/) never runs between the agent's steps;
+ * and the control and policies readers (kafkajs) run there too, since their fetch loop (every
  * 100 ms when idle; a trip returns a fetch at once) and heartbeats would otherwise run between
  * the agent's steps. What they read crosses
  * back and is decoded and applied here, as before: guard() reads the breaker board and the

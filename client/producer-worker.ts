@@ -1,5 +1,5 @@
 /**
- * The body of the client's Kafka thread (see producer-thread.ts): a kafkajs producer that sends
+ * The body of the client's Kafka thread (see producer-thread.ts): a producer (log/wire/) that sends
  * the batches the agent's thread packed, and the client's readers (control, control-early,
  * policies), so batching into produce requests, record encoding, CRC, socket writes, the
  * readers' fetch loop and their group heartbeats never run on the agent's event loop.
@@ -92,7 +92,7 @@ port.on('message', async (message: ToProducer) => {
 
 /**
  * On Linux a thread has a nice value of its own: this one yields the CPU to the agent's thread
- * when they compete (nice 10), so kafkajs's work waits a little rather than the agent. It yields
+ * when they compete (nice 10), so the Kafka clients' work waits a little rather than the agent. It yields
  * to every other process at nice 0 too, so on a saturated host spans and trips wait longer (see
  * BENCHMARKS.md, Findings 2 and 6). Elsewhere (no /proc/thread-self) nothing changes.
  */
