@@ -1,5 +1,5 @@
 /**
- * Resident memory of other processes, read from /proc (Linux): the bench's workers by pid, and
+ * Resident memory and CPU time of other processes, read from /proc (Linux): the bench's workers by pid, and
  * the Kafka broker's JVM, found by the port it listens on. Reading /proc costs a file read, so a
  * scenario can sample every process it runs each second without disturbing them; a process that
  * has gone (killed on purpose) keeps the figures last read.
@@ -16,6 +16,21 @@ export function residentMemory(pid: number): { rssMiB: number; peakMiB: number }
     // A process that has exited but not been reaped yet (a zombie) has no memory lines.
     if (Number.isNaN(rss) || Number.isNaN(peak)) return null;
     return { rssMiB: (rss * 1024) / MiB, peakMiB: (peak * 1024) / MiB };
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on every Linux build Node supports). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, all threads) `pid` has used so far, or null once it is gone. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
   } catch {
     return null;
   }
@@ -61,6 +76,15 @@ export function memoryWatch(intervalMs = 1_000) {
     watch(name: string, pid: number): void {
       watched.set(name, { pid, peakMiB: 0, lastMiB: Number.NaN });
       sample();
+    },
+    /** CPU seconds used so far by each watched process (name -> seconds); a gone process is left out. */
+    cpu(): Map<string, number> {
+      const out = new Map<string, number>();
+      for (const [name, { pid }] of watched) {
+        const seconds = cpuSeconds(pid);
+        if (seconds !== null) out.set(name, seconds);
+      }
+      return out;
     },
     /** Samples once more and stops: name -> peak and last resident MiB. */
     stop(): Map<string, { peakMiB: number; lastMiB: number }> {

@@ -150,6 +150,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
 
     ctx.progress(`measuring ${windowMs / 1000} s at ${fmt(held)} spans/s`);
     const windowStart = latest();
+    const cpuAtStart = memory.cpu();
     const windowEnd = await (async () => {
       const until = Date.now() + windowMs;
       let reported = Date.now();
@@ -163,6 +164,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       }
       return latest();
     })();
+    const cpuAtEnd = memory.cpu();
 
     ctx.progress('stopping the agents; waiting for the processor to catch up (for the trips)');
     const load = await agents.stop();
@@ -206,6 +208,11 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       figure('sink lag, max', Math.max(...sinkLags), 'count', `spans behind the end; at the window's end ${fmt(sinkLags.at(-1) ?? Number.NaN)}`),
       { ...latencyFigure('emit to queryable (insert acknowledged)', acked, 'ms', 'every 128th span; emit time to the sink\'s insert returning'), target: 'p99 < 2 s (queryable within 2 s)', met: acked.p99 < 2_000 },
       latencyFigure('emit to queryable (polled by SELECT)', polled, 'ms', `a probe span every 250 ms, polled every 25 ms; ${stored.freshness?.polledMissed ?? 0} never found`),
+      // Where the 2 cores went over the window: each process's CPU time, as a share of one core and per span stored.
+      ...[...cpuAtEnd].filter(([name]) => cpuAtStart.has(name)).map(([name, end]) => {
+        const used = end - cpuAtStart.get(name)!;
+        return figure(`${name} CPU per span stored`, (used * 1e6) / Math.max(1, storedRate * seconds), 'µs/span', `${Math.round((100 * used) / seconds)}% of a core over the window${name.startsWith('agents') ? ` (${LOAD.clients} clients with their Kafka threads, and the simulated agents)` : name === 'sink' ? ' (with chDB, embedded)' : ''}`);
+      }),
       ...[...mem].map(([name, m]) => figure(`${name} RSS, peak`, m.peakMiB, 'MiB', name.startsWith('agents') ? `${LOAD.clients} clients; at the end ${m.lastMiB.toFixed(0)} MiB` : `at the end ${m.lastMiB.toFixed(0)} MiB`)),
       latencyFigure('trip latency at this rate', trips, 'ms', 'looping runs of the window: from the 3rd identical call to guard() first throwing RunHalted, polled every millisecond'),
       figure('looping trees (3rd identical call emitted)', sum('loopsCompleted'), 'count', `of ${fmt(sum('runsStarted'))} trees`),
