@@ -208,7 +208,8 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     },
     groupConsumer(consumerOptions: GroupConsumerOptions): GroupConsumer {
       const consumer = kafka.consumer({
-        groupId: consumerOptions.groupId, maxWaitTimeInMs, minBytes: 1, allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
+        groupId: consumerOptions.groupId, maxWaitTimeInMs: consumerOptions.fetch?.maxWaitTimeInMs ?? maxWaitTimeInMs, minBytes: consumerOptions.fetch?.minBytes ?? 1,
+        allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
         ...(consumerOptions.coPartitioned ? { partitionAssigners: [CoPartitionedAssigner] } : {}),
       });
       const running = keepRunning(consumer, log, consumerOptions.groupId, consumerOptions.onCrash);

@@ -71,6 +71,13 @@ export interface GroupConsumerOptions {
   coPartitioned?: boolean;
   /** Called after every (re)join with this member's partitions: state for others is stale. */
   onAssignment?(assignment: TopicPartitions[]): void;
+  /**
+   * How a fetch waits for data on Kafka (the in-memory log hands over what is there): it returns
+   * once `minBytes` are there or after `maxWaitTimeInMs`. Default 1 byte and the log's
+   * `maxWaitTimeInMs` (25 ms), for the processor's trip latency; a consumer that is not on the
+   * trip path (the sink) asks for more per fetch, so the broker and it handle fewer, larger batches.
+   */
+  fetch?: { minBytes?: number; maxWaitTimeInMs?: number };
 }
 
 export interface TopicPartitions {

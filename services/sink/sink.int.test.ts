@@ -9,7 +9,7 @@ import type { Topics } from '../../log/topics.js';
 import { spanEventCodec, type SpanEvent } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { costReport } from '../../storage/tables/cost-ledger.js';
-import { eventually, freshKafka } from '../../test/kafka.js';
+import { eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { span } from '../../test/spans.js';
 import { freshStore } from '../../test/store.js';
 import { silentLogger } from '../logger.js';
@@ -82,6 +82,47 @@ describe('sink (real Kafka, chDB)', () => {
     expect(Number(fromRollup[0]!.spans)).toBe(events.filter((e) => e.tenantId === 'sink-1').length);
     await sink.stop();
   });
+});
+
+describe('sink commits (real Kafka, chDB)', () => {
+  it('covers the batches stored while a commit is in flight with the next one, and ends at every partition\'s end', async () => {
+    const { log, topics, prefix } = await freshKafka(PARTITIONS);
+    const store = await freshStore();
+    // The group coordinator made slow: each commit takes 300 ms, so batches pile up behind it.
+    let batches = 0;
+    let commits = 0;
+    const slowCommits: EventLog = {
+      ...log,
+      groupConsumer: (options) => {
+        const consumer = log.groupConsumer({ ...options, handleBatch: async (batch) => { batches += 1; await options.handleBatch(batch); } });
+        return { ...consumer, commit: async (offsets) => { commits += 1; await new Promise((ok) => setTimeout(ok, 300)); await consumer.commit(offsets); } };
+      },
+    };
+    const sink = createSink({ log: slowCommits, topics, store, logger: silentLogger, groupId: `${prefix}-sink`, insertLingerMs: 5, fetchMinBytes: 1, fetchMaxWaitMs: 10, costRollupEveryMs: 0 });
+    try {
+      await sink.start();
+      const producer = await log.producer();
+      for (let round = 0; round < 30; round++) {
+        const spans = Array.from({ length: 12 }, (_, i) => span({ kind: 'tool_call', name: 'fetch', runId: `c-${i}`, treeId: `c-${i}`, startTimeMs: T0 + round * 100 + i }));
+        await producer.send(topics.spans, spans.map((event) => ({ key: event.treeId, value: spanEventCodec.encode(event) })));
+        await new Promise((ok) => setTimeout(ok, 20));
+      }
+      await producer.close();
+      await eventually('every span stored', () => sink.stats().spans >= 360, 30_000);
+      const ends = new Map<number, bigint>();
+      for (const m of await readAll(log, topics.spans)) ends.set(m.partition, BigInt(m.offset) + 1n);
+      await eventually('the group committed every partition to its end', async () => {
+        const committed = await log.committedOffsets(`${prefix}-sink`, topics.spans);
+        return [...ends].every(([partition, end]) => committed.get(partition) === end);
+      }, 30_000);
+      expect(batches).toBeGreaterThan(PARTITIONS * 3);
+      expect(commits).toBeLessThan(batches / 2);
+    } finally {
+      await sink.stop();
+      await log.close();
+      await store.close();
+    }
+  }, 90_000);
 });
 
 describe('sink while ClickHouse refuses inserts (real Kafka, chDB)', () => {

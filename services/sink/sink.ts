@@ -45,6 +45,11 @@ export interface SinkOptions {
   /** Or once its first batch has waited this long for others and no insert is running (while one
    *  runs, the next keeps growing: coalescer.ts). Default 20 ms. */
   insertLingerMs?: number;
+  /** A fetch returns once this many bytes wait, or after `fetchMaxWaitMs`. Default 256 KiB and
+   *  100 ms: the sink is not on the trip path, and fewer, larger fetches cost it and the broker
+   *  less per span (BENCHMARKS.md, Findings 4); at a trickle a span waits at most 100 ms here. */
+  fetchMinBytes?: number;
+  fetchMaxWaitMs?: number;
   /** How often the daily cost rollup is brought up to date (cost-rollups.ts); 0 turns it off. Default 60 s. */
   costRollupEveryMs?: number;
   /** How long a day's ledger must have been left alone before its rollup is recomputed. Default 2 s. */
@@ -53,7 +58,7 @@ export interface SinkOptions {
   metrics?: Metrics;
 }
 
-export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
+export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 20, fetchMinBytes: 256 * 1024, fetchMaxWaitMs: 100, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
 
 /** After a failed insert, how long a partition waits before reading the batch again. */
 const STORE_RETRY_MS = 500;
@@ -68,6 +73,10 @@ interface PartitionPipe {
   unstored: number;
   /** Bumped when an insert fails: commits of batches handled before that must not land. */
   epoch: number;
+  /** The newest stored offset not yet sent to the group coordinator. */
+  toCommit: string | null;
+  /** The partition's commit in flight: one at a time, each carrying the newest stored offset. */
+  committing: Promise<void> | null;
 }
 
 export interface SinkStats {
@@ -98,9 +107,27 @@ export function createSink(options: SinkOptions) {
 
   const pipes = new Map<string, PartitionPipe>();
 
+  /**
+   * Commits a partition's newest stored offset, one commit at a time: batches stored while a
+   * commit is in flight are covered by the next, so under load a partition costs the broker a
+   * commit per round trip, not one per batch. Best effort: a commit lost to a rebalance or a
+   * stop only means those rows are read again, and the tables collapse them.
+   */
+  async function commitStored(topic: string, partition: number, pipe: PartitionPipe): Promise<void> {
+    try {
+      while (pipe.toCommit !== null) {
+        const offset = pipe.toCommit;
+        pipe.toCommit = null;
+        await consumer.commit([{ topic, partition, offset }]).catch(() => {});
+      }
+    } finally {
+      pipe.committing = null;
+    }
+  }
+
   async function handleBatch(batch: LogBatch): Promise<void> {
     const key = `${batch.topic}\u0000${batch.partition}`;
-    const pipe = pipes.get(key) ?? { chain: Promise.resolve(), unstored: 0, epoch: 0 };
+    const pipe = pipes.get(key) ?? { chain: Promise.resolve(), unstored: 0, epoch: 0, toCommit: null, committing: null };
     pipes.set(key, pipe);
     const epoch = pipe.epoch;
     const stored = storeBatch(batch);
@@ -111,9 +138,8 @@ export function createSink(options: SinkOptions) {
         const onStored = await stored;
         if (pipe.epoch !== epoch) return;
         onStored();
-        const next = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
-        // Best effort: a commit lost to a rebalance only means those rows are read again.
-        await consumer.commit([{ topic: batch.topic, partition: batch.partition, offset: next }]).catch(() => {});
+        pipe.toCommit = (BigInt(batch.messages.at(-1)!.offset) + 1n).toString();
+        pipe.committing ??= commitStored(batch.topic, batch.partition, pipe);
       } catch (error) {
         if (pipe.epoch !== epoch) return;
         pipe.epoch += 1;
@@ -186,6 +212,7 @@ export function createSink(options: SinkOptions) {
     fromBeginning: true,
     handleBatch,
     commit: 'by-handler',
+    fetch: { minBytes: options.fetchMinBytes ?? SINK_DEFAULTS.fetchMinBytes, maxWaitTimeInMs: options.fetchMaxWaitMs ?? SINK_DEFAULTS.fetchMaxWaitMs },
     concurrency: options.concurrency ?? SINK_DEFAULTS.concurrency,
     onCrash: (error) => options.logger.error('sink consumer crashed', { error: error.message }),
   });
@@ -207,6 +234,7 @@ export function createSink(options: SinkOptions) {
       // consumer has left, so the next sink reads that tail again, and the tables collapse it).
       await spanInserts.drain().catch(() => {});
       await Promise.allSettled([...pipes.values()].map((pipe) => pipe.chain));
+      await Promise.allSettled([...pipes.values()].map((pipe) => pipe.committing));
       await Promise.all([policyFeed.stop(), pricing.stop()]);
       await producer?.close();
     },
