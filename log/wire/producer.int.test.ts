@@ -64,6 +64,16 @@ describe('wire producer on the real broker', () => {
     }
   });
 
+  it('sends more than a broker takes in one batch as several, in order', async () => {
+    const topic = await freshTopic(2);
+    // 3 MB for partition 0: three times the broker's 1 MiB limit on a batch.
+    const big = Array.from({ length: 300 }, (_, i) => ({ key: 'k', value: Buffer.alloc(10_000, i % 256), partition: 0 }));
+    await producer.send(topic, [...big, { key: 'k', value: Buffer.from('small'), partition: 1 }]);
+    const read = await readAll(log, topic);
+    expect(read.filter((m) => m.partition === 0).map((m) => m.value![0])).toEqual(big.map((_, i) => i % 256));
+    expect(read.filter((m) => m.partition === 1).map((m) => m.value!.toString())).toEqual(['small']);
+  });
+
   it('names what the broker or the topic refuses, without retrying what cannot succeed', async () => {
     const topic = await freshTopic(2);
     await expect(producer.send(topic, [{ key: 'k', value: Buffer.from('x'), partition: 7 }])).rejects.toThrow(`topic '${topic}' has no partition 7 (it has 2)`);
@@ -81,7 +91,7 @@ describe('wire producer on the real broker', () => {
   it('says which brokers it could not reach', async () => {
     const nowhere = createWireProducer({ brokers: ['127.0.0.1:1'], clientId: 'wire-test', retries: 0 });
     await expect(nowhere.connect()).rejects.toThrow(/no broker of 127\.0\.0\.1:1 answered: .*ECONNREFUSED/);
-    await expect(nowhere.send('any', [{ key: 'k', value: null, partition: 0 }])).rejects.toThrow(/not acknowledged after 1 attempts: no broker of 127\.0\.0\.1:1 answered/);
+    await expect(nowhere.send('any', [{ key: 'k', value: null, partition: 0 }])).rejects.toThrow(/not acknowledged \(1 attempts in a row landed nothing\): no broker of 127\.0\.0\.1:1 answered/);
     await nowhere.close();
   });
 });

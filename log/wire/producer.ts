@@ -23,7 +23,7 @@
  */
 import { BrokerConnection, KafkaConnectionError } from './connection.js';
 import { API_METADATA, API_PRODUCE, type BrokerAddress, decodeMetadata, type Metadata, decodeProduce, describeError, metadataRequestBody, produceRequestBody, type TopicMetadata } from './protocol.js';
-import { type BatchRecord, encodeRecordBatch } from './record-batch.js';
+import { type BatchRecord, encodeRecordBatches } from './record-batch.js';
 
 export interface WireProducerOptions {
   /** Bootstrap brokers, `host:port`. */
@@ -39,6 +39,12 @@ export interface WireProducerOptions {
   initialRetryMs?: number;
   /** Default 5 s. */
   maxRetryMs?: number;
+  /**
+   * Largest record batch sent (one per partition per request); more records for a partition go
+   * in further requests, in order. Default 1,000,000 bytes, under the broker's default
+   * message.max.bytes (1 MiB + 12).
+   */
+  maxBatchBytes?: number;
 }
 
 export interface WireMessage extends BatchRecord {
@@ -70,6 +76,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
   const retries = options.retries ?? 8;
   const initialRetryMs = options.initialRetryMs ?? 100;
   const maxRetryMs = options.maxRetryMs ?? 5_000;
+  const maxBatchBytes = options.maxBatchBytes ?? 1_000_000;
   const bootstrap = options.brokers.map(parseAddress);
   const addresses = new Map<number, BrokerAddress>();
   const connections = new Map<string, BrokerConnection>();
@@ -174,23 +181,27 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
         if (list) list.push(message);
         else byPartition.set(message.partition, [message]);
       }
-      // Encoded once: a retry sends the same bytes.
-      const unsent = new Map<number, Buffer>();
-      for (const [partition, list] of byPartition) unsent.set(partition, encodeRecordBatch(list, timestampMs));
+      // Encoded once: a retry sends the same bytes. Each partition's batches go one per
+      // request, in order: the next only once the broker has the one before.
+      const unsent = new Map<number, Buffer[]>();
+      for (const [partition, list] of byPartition) unsent.set(partition, encodeRecordBatches(list, timestampMs, maxBatchBytes));
 
       let lastError: Error | null = null;
-      for (let attempt = 0; attempt <= retries; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
+      // Attempts in a row that landed nothing; progress on any partition starts the count again.
+      for (let failed = 0; failed <= retries;) {
+        if (failed > 0) await sleep(backoff(failed));
         if (closed) throw new KafkaProduceError('the producer closed while sending', false);
         let metadata: TopicMetadata;
         try {
           metadata = await metadataOf(topic);
         } catch (error) {
           lastError = error as Error;
+          failed++;
           continue;
         }
         const byLeader = new Map<number, Array<{ partition: number; batch: Buffer }>>();
-        for (const [partition, batch] of unsent) {
+        for (const [partition, queue] of unsent) {
+          const batch = queue[0]!;
           if (partition < 0 || partition >= metadata.leaders.length) throw new KafkaProduceError(`topic '${topic}' has no partition ${partition} (it has ${metadata.leaders.length})`, false);
           const leader = metadata.leaders[partition]!;
           if (leader < 0) {
@@ -203,13 +214,20 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
           else byLeader.set(leader, [{ partition, batch }]);
         }
         const outcomes = await Promise.all([...byLeader].map(([leader, batches]) => produceTo(topic, leader, batches)));
+        let progress = false;
         for (const { landed, failure } of outcomes) {
-          for (const partition of landed) unsent.delete(partition);
+          for (const partition of landed) {
+            const queue = unsent.get(partition)!;
+            queue.shift();
+            if (queue.length === 0) unsent.delete(partition);
+            progress = true;
+          }
           if (failure) lastError = failure;
         }
         if (unsent.size === 0) return;
+        failed = progress ? 0 : failed + 1;
       }
-      throw new KafkaProduceError(`${unsent.size} partition(s) of '${topic}' not acknowledged after ${retries + 1} attempts: ${lastError?.message}`, true);
+      throw new KafkaProduceError(`${unsent.size} partition(s) of '${topic}' not acknowledged (${retries + 1} attempts in a row landed nothing): ${lastError?.message}`, true);
     },
     async partitionCount(topic) {
       for (let attempt = 0; ; attempt++) {

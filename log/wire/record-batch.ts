@@ -72,6 +72,33 @@ function headersSize(headers: Record<string, string> | undefined): number {
   return varintSize(count) + size;
 }
 
+/**
+ * `records` as one or more batches of at most `maxBatchBytes` each (a batch of one record may be
+ * larger: the broker then refuses it by name, MESSAGE_TOO_LARGE), in order. A broker takes one
+ * batch per partition per Produce request, and by default none over 1 MiB (message.max.bytes),
+ * so a client's 500 spans with captured arguments go as several.
+ */
+export function encodeRecordBatches(records: readonly BatchRecord[], timestampMs: number, maxBatchBytes: number): Buffer[] {
+  const batches: Buffer[] = [];
+  let from = 0;
+  let bytes = BATCH_HEADER_BYTES;
+  for (let i = 0; i < records.length; i++) {
+    // An upper bound: offset deltas restart at 0 in each batch, so their varints only shrink.
+    const record = records[i]!;
+    const keyBytes = record.key === null ? -1 : Buffer.byteLength(record.key);
+    const body = recordBodySize(record, keyBytes, i, headersSize(record.headers));
+    const size = varintSize(body) + body;
+    if (i > from && bytes + size > maxBatchBytes) {
+      batches.push(encodeRecordBatch(records.slice(from, i), timestampMs));
+      from = i;
+      bytes = BATCH_HEADER_BYTES;
+    }
+    bytes += size;
+  }
+  if (records.length > from) batches.push(encodeRecordBatch(from === 0 ? records : records.slice(from), timestampMs));
+  return batches;
+}
+
 /** The batch for `records`, all stamped `timestampMs` (CreateTime). */
 export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: number): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record');

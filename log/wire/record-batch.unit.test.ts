@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { encodeRecordBatch, varintSize, type BatchRecord } from './record-batch.js';
+import { encodeRecordBatch, encodeRecordBatches, varintSize, type BatchRecord } from './record-batch.js';
 
 // kafkajs's own encoders (the pinned 2.2.4), as the oracle for the bytes: the broker accepts what they write.
 const require = createRequire(import.meta.url);
@@ -36,6 +36,24 @@ describe('encodeRecordBatch', () => {
   it('matches kafkajs for a batch of 1,000 records (offset deltas past one varint byte)', async () => {
     const records = Array.from({ length: 1_000 }, (_, i) => ({ key: `tree-${i % 17}`, value: Buffer.from(`span ${i}`) }));
     expect(encodeRecordBatch(records, 5).equals(await kafkajsBytes(records, 5))).toBe(true);
+  });
+
+  it('splits records into batches of at most the size asked, in order, each as encodeRecordBatch writes it', () => {
+    const records = Array.from({ length: 40 }, (_, i) => ({ key: `k${i}`, value: Buffer.alloc(100 + i, i) }));
+    const batches = encodeRecordBatches(records, 9, 1_000);
+    expect(batches.length).toBeGreaterThan(4);
+    expect(batches.every((b) => b.length <= 1_000)).toBe(true);
+    let at = 0;
+    for (const batch of batches) {
+      const count = batch.readInt32BE(57);
+      expect(batch.equals(encodeRecordBatch(records.slice(at, at + count), 9))).toBe(true);
+      at += count;
+    }
+    expect(at).toBe(40);
+    // A record over the limit goes alone (the broker names it), the others around it as usual.
+    const withHuge = [records[0]!, { key: 'huge', value: Buffer.alloc(5_000) }, records[1]!];
+    expect(encodeRecordBatches(withHuge, 9, 1_000).map((b) => b.readInt32BE(57))).toEqual([1, 1, 1]);
+    expect(encodeRecordBatches(records.slice(0, 3), 9, 1_000)).toHaveLength(1);
   });
 
   it('refuses an empty batch', () => {
