@@ -60,7 +60,7 @@ export class KafkaProduceError extends Error {
 }
 
 export interface WireProducer {
-  /** Asks a bootstrap broker for the cluster's brokers: fails if none answers. */
+  /** Asks a bootstrap broker for the cluster's brokers, retrying for about 3 s: fails if none answers. */
   connect(): Promise<void>;
   /** Resolves once every message is acknowledged by all in-sync replicas. */
   send(topic: string, messages: readonly WireMessage[]): Promise<void>;
@@ -69,6 +69,8 @@ export interface WireProducer {
 }
 
 const ACKS_ALL = -1;
+/** Attempts after the first at connect(): backoffs of 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s. */
+const CONNECT_RETRIES = 5;
 
 export function createWireProducer(options: WireProducerOptions): WireProducer {
   const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -169,7 +171,17 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
 
   return {
     async connect() {
-      await askAnyBroker([]);
+      // Retried for about 3 s (as kafkajs's connect was): an agent started moments before its
+      // broker still connects, and one pointed at the wrong address hears it soon.
+      for (let attempt = 0; ; attempt++) {
+        if (attempt > 0) await sleep(backoff(attempt));
+        try {
+          await askAnyBroker([]);
+          return;
+        } catch (error) {
+          if (attempt >= Math.min(retries, CONNECT_RETRIES) || closed) throw error;
+        }
+      }
     },
     async send(topic, messages) {
       if (closed) throw new KafkaProduceError('the producer is closed', false);
