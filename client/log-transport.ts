@@ -36,7 +36,7 @@ const PARTITIONS_REMEMBERED = 10_000;
 /** The spans are the emitter's by sequence number (see encoded-spans.ts). */
 export function createLogTransport(log: EventLog, topics: Topics, tenantId: string, logger: Logger, ownsLog: boolean, kafka?: { brokers: string[]; clientId: string }): Transport<number> {
   let producer: LogProducer | null = null;
-  const thread = kafka ? new ProducerThread({ ...kafka, topic: topics.spans }) : null;
+  const thread = kafka ? new ProducerThread({ ...kafka, topic: topics.spans, readerTopics: [topics.control, topics.controlEarly, topics.policies] }) : null;
   let reader: PartitionReader | null = null;
   let earlyReader: PartitionReader | null = null;
   let feed: ReturnType<typeof createPolicyFeed> | null = null;

@@ -6,6 +6,8 @@ export interface ProducerWorkerData {
   brokers: string[];
   clientId: string;
   topic: string;
+  /** The topics the thread's readers read (control, control-early, policies): one kafkajs consumer for all. */
+  readerTopics?: string[];
   /** URL of the worker body module (producer-worker.ts, or .js when compiled). */
   body: string;
 }

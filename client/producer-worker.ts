@@ -19,12 +19,14 @@ import type { FromProducer, ProducerWorkerData, Request, ToProducer } from './pr
 
 const port = parentPort!;
 lowerThisThreadsPriority();
-const { brokers, clientId, topic } = workerData as ProducerWorkerData;
+const { brokers, clientId, topic, readerTopics } = workerData as ProducerWorkerData;
 // Readers ask every 100 ms when idle rather than 25: a fetch returns as soon as a trip is there,
 // and at 25 the three readers took a fifth of this thread's CPU. Not longer: a partition newly
 // followed (a run's tree on a partition this client never read) waits behind the fetch in
 // flight, and at 250 ms that showed as a 120 ms tail on the first trips of a fresh client.
-const log = createKafkaLog({ brokers, clientId, readerMaxWaitTimeInMs: 100, log: (line) => post({ type: 'log', line }) });
+// The three readers share one kafkajs consumer: an idle one costs about 1.3% of a core in fetch
+// loops and heartbeats, so three cost an idle agent 4% of a core (BENCHMARKS.md, Findings 6).
+const log = createKafkaLog({ brokers, clientId, readerMaxWaitTimeInMs: 100, sharedReaderTopics: readerTopics, log: (line) => post({ type: 'log', line }) });
 const readers = new Map<number, PartitionReader>();
 
 function post(message: FromProducer): void {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { brokers, eventually, freshKafka } from '../test/kafka.js';
-import { Kafka, logLevel } from './kafkajs.js';
+import { createKafkaLog } from './kafka.js';
+import { AssignerProtocol, Kafka, logLevel } from './kafkajs.js';
 import { partitionForKey } from './partitioner.js';
 import type { EventLog, LogMessage } from './port.js';
 
@@ -49,6 +50,49 @@ describe('Kafka event log (real broker)', () => {
     await new Promise((ok) => setTimeout(ok, 300));
     await tail.stop();
     expect(got).toEqual(['new']);
+  });
+
+  it('shares one consumer among readers of the topics named up front, each hearing only its own, and one stopping leaves the others reading', async () => {
+    const { topics } = await freshKafka(3);
+    const log = createKafkaLog({ brokers: brokers(), clientId: 'shared-readers', sharedReaderTopics: [topics.control, topics.controlEarly, topics.policies] });
+    logs.push(log);
+    const producer = await log.producer();
+    await producer.send(topics.policies, [{ key: 'p1', value: Buffer.from('policy before') }]);
+
+    const got: string[] = [];
+    let contacts = 0;
+    const control = log.reader(topics.control, (m) => got.push(`control ${m.partition} ${m.value}`), { onContact: () => { contacts += 1; } });
+    const early = log.reader(topics.controlEarly, (m) => got.push(`early ${m.partition} ${m.value}`));
+    await Promise.all([control.start(), early.start()]);
+    const policies = log.reader(topics.policies, (m) => got.push(`policies ${m.value}`));
+    await policies.start(); // after the consumer runs: its topic was subscribed from the start
+    await control.follow(1);
+    await early.follow(2);
+    await policies.follow(0, 'beginning');
+    expect(got).toEqual(['policies policy before']);
+    await producer.send(topics.control, [0, 1, 2].map((partition) => ({ key: 'k', value: Buffer.from(`c${partition}`), partition })));
+    await producer.send(topics.controlEarly, [0, 1, 2].map((partition) => ({ key: 'k', value: Buffer.from(`e${partition}`), partition })));
+    await eventually('both followed partitions', () => got.includes('control 1 c1') && got.includes('early 2 e2'));
+    await eventually('a heartbeat reported as contact', () => contacts > 0, 10_000);
+    // One private group subscribed to all three topics: one consumer, not three.
+    const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    try {
+      const readerGroups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith('fusebox-reader-'));
+      const subscriptions = (await admin.describeGroups(readerGroups)).groups.flatMap((g) => g.members.map((m) => AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []));
+      const mine = subscriptions.filter((t) => t.includes(topics.control) || t.includes(topics.controlEarly) || t.includes(topics.policies));
+      expect(mine.map((t) => [...t].sort())).toEqual([[topics.control, topics.controlEarly, topics.policies].sort()]);
+    } finally {
+      await admin.disconnect();
+    }
+
+    await control.stop();
+    await producer.send(topics.controlEarly, [{ key: 'k', value: Buffer.from('after'), partition: 2 }]);
+    await producer.send(topics.control, [{ key: 'k', value: Buffer.from('unheard'), partition: 1 }]);
+    await eventually('the early reader goes on after the control reader stopped', () => got.includes('early 2 after'));
+    await new Promise((ok) => setTimeout(ok, 300));
+    await Promise.all([early.stop(), policies.stop()]);
+    expect(got.sort()).toEqual(['control 1 c1', 'early 2 after', 'early 2 e2', 'policies policy before']);
   });
 
   it('hides aborted transactions from a consumer that starts anywhere in them (kafkajs 2.2.4 leaked them: see kafkajs-read-committed.ts)', async () => {
