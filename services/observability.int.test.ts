@@ -73,7 +73,8 @@ describe('service observability (real Kafka, chDB)', () => {
 
     // The sink: three span rows written, the garbage dead-lettered, the trip's audit record stored.
     expect(await (await fetch(`${sinkUrl}/readyz`)).json()).toMatchObject({ status: 'ready', checks: { kafka: 'ok', store: 'ok' } });
-    const sunk = await scrape(sinkUrl, (body) => sample(body, 'fusebox_events_out_total', { topic: 'clickhouse.breaker_events' }) === 1);
+    // The spans and the audit topic are stored independently (one fetch may hand over both): wait for both.
+    const sunk = await scrape(sinkUrl, (body) => sample(body, 'fusebox_events_out_total', { topic: 'clickhouse.breaker_events' }) === 1 && sample(body, 'fusebox_events_out_total', { topic: 'clickhouse.spans' }) === 3);
     expect(sample(sunk, 'fusebox_events_in_total', { kind: 'span', service: 'sink' })).toBe(4);
     expect(sample(sunk, 'fusebox_events_out_total', { topic: 'clickhouse.spans' })).toBe(3);
     expect(sample(sunk, 'fusebox_dead_letters_total', { code: 'NOT_SINGLE_OBJECT' })).toBe(1);
