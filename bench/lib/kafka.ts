@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type Producer } from '../../log/kafkajs.js';
 import { createKafkaLog } from '../../log/kafka.js';
 import { partitionForKey } from '../../log/partitioner.js';
+import { createWireProducer } from '../../log/wire/producer.js';
 import type { EventLog, LogMessage } from '../../log/port.js';
 import { topicNames, topicSpecs, type Topics } from '../../log/topics.js';
 import type { EncodedSpan } from './workload.js';
@@ -52,8 +53,10 @@ export interface RawProduceOptions {
   batchSize: number;
   /** Produce requests outstanding at once. */
   inFlight: number;
-  /** kafkajs's idempotent producer (max one request in flight), as Fusebox's producer is. */
+  /** kafkajs's idempotent producer (max one request in flight), as Fusebox's producer was. */
   idempotent?: boolean;
+  /** 'wire': Fusebox's own producer (log/wire), as its clients and gateway send now. Default kafkajs. */
+  via?: 'kafkajs' | 'wire';
   onProgress?: (sent: number) => void;
 }
 
@@ -65,14 +68,26 @@ export interface RawProduceOptions {
 export const PRELOAD = Object.freeze({ batchSize: 5_000, inFlight: 1, idempotent: true });
 
 /** Produces every message with acks=all; resolves with the wall time from first send to last ack. */
-export async function produceRaw(brokers: string[], topic: string, messages: readonly EncodedSpan[], options: RawProduceOptions): Promise<{ elapsedMs: number }> {
-  const producer: Producer = rawKafka(brokers, 'bench-producer').producer({
-    allowAutoTopicCreation: false,
-    idempotent: options.idempotent ?? false,
-    ...(options.idempotent ? { maxInFlightRequests: 1 } : {}),
-  });
-  await producer.connect();
+export async function produceRaw(brokers: string[], topic: string, messages: readonly EncodedSpan[], options: RawProduceOptions): Promise<{ elapsedMs: number; cpuMs: number }> {
+  let send: (messages: Array<{ key: string; value: Buffer; partition: number }>) => Promise<void>;
+  let disconnect: () => Promise<void>;
+  if (options.via === 'wire') {
+    const wire = createWireProducer({ brokers, clientId: 'bench-producer' });
+    await wire.connect();
+    send = (slice) => wire.send(topic, slice);
+    disconnect = () => wire.close();
+  } else {
+    const producer: Producer = rawKafka(brokers, 'bench-producer').producer({
+      allowAutoTopicCreation: false,
+      idempotent: options.idempotent ?? false,
+      ...(options.idempotent ? { maxInFlightRequests: 1 } : {}),
+    });
+    await producer.connect();
+    send = async (slice) => { await producer.send({ topic, acks: -1, messages: slice }); };
+    disconnect = () => producer.disconnect();
+  }
   try {
+    const cpu = process.cpuUsage();
     const started = performance.now();
     let next = 0;
     let sent = 0;
@@ -82,11 +97,7 @@ export async function produceRaw(brokers: string[], topic: string, messages: rea
       while (next < messages.length) {
         const slice = messages.slice(next, next + options.batchSize);
         next += slice.length;
-        await producer.send({
-          topic,
-          acks: -1,
-          messages: slice.map((m) => ({ key: m.key, value: m.value, partition: partitionForKey(m.key, options.partitions) })),
-        });
+        await send(slice.map((m) => ({ key: m.key, value: m.value, partition: partitionForKey(m.key, options.partitions) })));
         sent += slice.length;
         if (options.onProgress && sent - lastReport >= messages.length / 4) {
           lastReport = sent;
@@ -95,9 +106,10 @@ export async function produceRaw(brokers: string[], topic: string, messages: rea
       }
     };
     await Promise.all(Array.from({ length: options.inFlight }, sender));
-    return { elapsedMs: performance.now() - started };
+    const used = process.cpuUsage(cpu);
+    return { elapsedMs: performance.now() - started, cpuMs: (used.user + used.system) / 1000 };
   } finally {
-    await producer.disconnect();
+    await disconnect();
   }
 }
 
