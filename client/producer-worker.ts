@@ -24,8 +24,9 @@ const { brokers, clientId, topic, readerTopics } = workerData as ProducerWorkerD
 // and at 25 the three readers took a fifth of this thread's CPU. Not longer: a partition newly
 // followed (a run's tree on a partition this client never read) waits behind the fetch in
 // flight, and at 250 ms that showed as a 120 ms tail on the first trips of a fresh client.
-// The three readers share one kafkajs consumer: an idle one costs about 1.3% of a core in fetch
-// loops and heartbeats, so three cost an idle agent 4% of a core (BENCHMARKS.md, Findings 6).
+// The three readers share one kafkajs consumer: its fetch loop and heartbeats are what an idle
+// agent's thread costs, 4.0% of a core with a consumer per reader, 2.9% with one
+// (BENCHMARKS.md, Finding 4).
 const log = createKafkaLog({ brokers, clientId, readerMaxWaitTimeInMs: 100, sharedReaderTopics: readerTopics, log: (line) => post({ type: 'log', line }) });
 const readers = new Map<number, PartitionReader>();
 

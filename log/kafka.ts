@@ -1,6 +1,6 @@
 /**
  * The event log on a real Kafka cluster: kafkajs for consumers, admin and transactions; plain
- * sends through Fusebox's own producer (wire/producer.ts), a tenth of kafkajs's CPU per message,
+ * sends through Fusebox's own producer (wire/producer.ts), a quarter of kafkajs's CPU per message,
  * unless `producer: 'kafkajs'` is asked for.
  *
  * Control-path latency matters more than fetch efficiency here: consumers fetch with

@@ -1,10 +1,10 @@
 /**
  * Fusebox's own Kafka producer for plain (non-transactional) sends: Metadata to find each
  * partition's leader, then one Produce request per leader carrying one record batch per
- * partition (record-batch.ts), acks=all. It exists because kafkajs's produce path cost 12-85 µs
- * of CPU per span (a per-record Encoder, spread copies, a quadratic grouping of messages by
- * partition: BENCHMARKS.md, Findings 6), which on the agent's host is the client's main cost and
- * on a 2-core box the pipeline's. kafkajs keeps everything else: consumers, admin, and the
+ * partition (record-batch.ts), acks=all. It exists because kafkajs's produce path cost 13-46 µs
+ * of CPU per span, four times this one's (a per-record Encoder, spread copies, a quadratic
+ * grouping of messages by partition: BENCHMARKS.md, Finding 0), which on the agent's host is
+ * the client's main cost and on a 2-core box a share of the pipeline's. kafkajs keeps everything else: consumers, admin, and the
  * processor's transactions.
  *
  * Not idempotent: a request whose answer is lost (a timeout, a connection dropped after the

@@ -3,7 +3,7 @@
  * one pass into one exactly-sized buffer: the sizes are summed first, then every field is
  * written in place. kafkajs builds the same bytes through an Encoder per record, spread copies
  * of every message, and a quadratic per-partition grouping, which cost the client's Kafka
- * thread 12-85 µs of CPU per span (BENCHMARKS.md, Findings 6); this is the producer's whole
+ * thread 13-46 µs of CPU per span (BENCHMARKS.md, Finding 0); this is the producer's whole
  * per-record cost.
  *
  * Layout (https://kafka.apache.org/documentation/#recordbatch): baseOffset i64, batchLength

@@ -47,7 +47,7 @@ export interface SinkOptions {
   insertLingerMs?: number;
   /** A fetch returns once this many bytes wait, or after `fetchMaxWaitMs`. Default 256 KiB and
    *  100 ms: the sink is not on the trip path, and fewer, larger fetches cost it and the broker
-   *  less per span (BENCHMARKS.md, Findings 4); at a trickle a span waits at most 100 ms here. */
+   *  less per span (BENCHMARKS.md, Finding 4); at a trickle a span waits at most 100 ms here. */
   fetchMinBytes?: number;
   fetchMaxWaitMs?: number;
   /** How often the daily cost rollup is brought up to date (cost-rollups.ts); 0 turns it off. Default 60 s. */
