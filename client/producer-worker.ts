@@ -95,8 +95,8 @@ port.on('message', async (message: ToProducer) => {
 
 /**
  * On Linux a thread has a nice value of its own: this one yields the CPU to the agent's thread
- * when they compete (nice 10), so the Kafka clients' work waits a little rather than the agent. It yields
- * to every other process at nice 0 too, so on a saturated host spans and trips wait longer (see
+ * when they compete (nice 10), so the Kafka clients' work waits a little rather than the agent.
+ * It yields to every other process at nice 0 too, so on a saturated host spans and trips wait longer (see
  * BENCHMARKS.md, Findings 2 and 6). Elsewhere (no /proc/thread-self) nothing changes.
  */
 function lowerThisThreadsPriority(): void {
