@@ -84,8 +84,6 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
   /** Connects at once (as kafkajs's connect() does), so a broker that is not there fails here. */
   async function wireProducer(): Promise<LogProducer> {
     const producer = createWireProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox' });
-    /** Partition counts never shrink: known once, kept (the producer's own metadata is dropped when a leader moves). */
-    const counts = new Map<string, number>();
     const close = () => producer.close();
     closers.add(close);
     try {
@@ -98,12 +96,9 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     return {
       async send(topic, messages) {
         if (messages.length === 0) return;
-        let partitions = counts.get(topic);
-        if (partitions === undefined && messages.some((m) => m.partition === undefined)) {
-          partitions = await producer.partitionCount(topic);
-          counts.set(topic, partitions);
-        }
-        await producer.send(topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions!) })));
+        // The producer's own metadata (cached) says how many partitions the keys hash over.
+        const partitions = messages.some((m) => m.partition === undefined) ? await producer.partitionCount(topic) : 0;
+        await producer.send(topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })));
       },
       async close() {
         closers.delete(close);

@@ -139,6 +139,18 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
     return Math.min(maxRetryMs, initialRetryMs * 2 ** (attempt - 1)) * (0.8 + Math.random() * 0.4);
   }
 
+  /** `call`, tried again after each failure with the backoff, `attempts` more times at most. */
+  async function retrying<T>(call: () => Promise<T>, attempts: number): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await sleep(backoff(attempt));
+      try {
+        return await call();
+      } catch (error) {
+        if (attempt >= attempts || closed) throw error;
+      }
+    }
+  }
+
   /** Sends `batches` to `leader`; returns the partitions that landed and the first retriable failure. */
   async function produceTo(topic: string, leader: number, batches: Array<{ partition: number; batch: Buffer }>): Promise<{ landed: number[]; failure: Error | null }> {
     const address = addresses.get(leader);
@@ -173,15 +185,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
     async connect() {
       // Retried for about 3 s (as kafkajs's connect was): an agent started moments before its
       // broker still connects, and one pointed at the wrong address hears it soon.
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
-        try {
-          await askAnyBroker([]);
-          return;
-        } catch (error) {
-          if (attempt >= Math.min(retries, CONNECT_RETRIES) || closed) throw error;
-        }
-      }
+      await retrying(() => askAnyBroker([]), Math.min(retries, CONNECT_RETRIES));
     },
     async send(topic, messages) {
       if (closed) throw new KafkaProduceError('the producer is closed', false);
@@ -242,14 +246,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
       throw new KafkaProduceError(`${unsent.size} partition(s) of '${topic}' not acknowledged (${retries + 1} attempts in a row landed nothing): ${lastError?.message}`, true);
     },
     async partitionCount(topic) {
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 0) await sleep(backoff(attempt));
-        try {
-          return (await metadataOf(topic)).leaders.length;
-        } catch (error) {
-          if (attempt >= retries || closed) throw error;
-        }
-      }
+      return (await retrying(() => metadataOf(topic), retries)).leaders.length;
     },
     async close() {
       closed = true;
