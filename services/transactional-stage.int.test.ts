@@ -32,9 +32,10 @@ async function setUp(log: EventLog, prefix: string): Promise<Setup> {
 }
 
 /** Counts inputs per key and publishes one output per input, named by the input's value. */
-function counterStage({ log, topics, groupId }: Setup) {
+function counterStage({ log, topics, groupId }: Setup, minTransactionIntervalMs?: number) {
   const counts = new Map<string, number>();
   const stage = createTransactionalStage({
+    minTransactionIntervalMs,
     log,
     logger: process.env.DEBUG_STAGE ? createLogger('stage') : silentLogger,
     groupId,
@@ -110,6 +111,23 @@ describe('transactional stage (real Kafka)', () => {
     expect([...second.counts.values()].reduce((a, b) => a + b, 0)).toBe(60);
     expect(stats.redeliveriesSkipped).toBe(40);
     await expectExactlyOnce(setup, 60);
+  }, 120_000);
+
+  it('spaces transactions under load when asked, and still commits every input exactly once', async () => {
+    const paced = await setUp(setup.log, `${prefix}-paced`);
+    const { stage } = counterStage(paced, 400);
+    await stage.start();
+    // 20 sends, 100 ms apart, each touching both partitions: back to back that is about 40
+    // transactions; spaced 400 ms apart per partition, about 2 s of load allows some 12.
+    for (let i = 0; i < 20; i++) {
+      await produce(paced, i * 8, i * 8 + 8);
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    await drained(paced.topics.input, paced.groupId, 60_000);
+    const { transactions } = stage.stats();
+    await stage.stop();
+    expect(transactions).toBeLessThanOrEqual(16);
+    await expectExactlyOnce(paced, 160);
   }, 120_000);
 
   it("brings the group's offsets up to the restored positions, so lag reads zero on a quiet log", async () => {

@@ -9,7 +9,8 @@
  * consumer is never held up by a commit in flight), and when a partition's transaction ends,
  * the next one takes everything folded meanwhile. Idle, each batch commits at once; under load,
  * transactions grow instead of queueing up (a trip waits for at most one transaction ahead of
- * its own). Folded-but-uncommitted work is bounded (MAX_UNCOMMITTED); a transaction that cannot
+ * its own), and a stage may space them (`minTransactionIntervalMs`: the processor does, its
+ * trips travel on the early lane). Folded-but-uncommitted work is bounded (MAX_UNCOMMITTED); a transaction that cannot
  * be committed rewinds the partition: its state is dropped, restored from the changelog, and the
  * consumer seeks back to the last committed positions.
  *
@@ -102,10 +103,19 @@ export interface TransactionalStageOptions {
   changelog: string;
   state: KeyedState;
   handle(batch: LogBatch): Promise<StageOutput> | StageOutput;
+  /**
+   * Under load, a partition's next transaction is cut no sooner than this after the previous
+   * one was (default 0: back to back). Each transaction costs the stage and the broker a fixed
+   * round of requests and markers whatever it carries; a stage whose decisions travel without
+   * its transactions (the processor's early lane) can let them grow. Idle, a batch still commits
+   * at once. Wall-clock pacing of I/O only: nothing folded depends on it.
+   */
+  minTransactionIntervalMs?: number;
 }
 
 export function createTransactionalStage(options: TransactionalStageOptions) {
   const { log, logger, groupId, state } = options;
+  const minTransactionIntervalMs = options.minTransactionIntervalMs ?? 0;
   if (!state.snapshot && !state.changes) throw new Error('a stage\'s state needs snapshot or changes');
   const producers = new Map<number, TransactionalProducer>();
   /** Per owned partition: its keys restored and its producer ready (fenced in). */
@@ -259,10 +269,16 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
     }
   }
 
+  /** Per partition, when its last transaction was cut (Date.now ms): the pacing's reference. */
+  const lastCutAt = new Map<number, number>();
+
   /** Commits what the partition has folded, transaction after transaction, until nothing is left. */
   async function commitLoop(partition: number): Promise<void> {
     for (;;) {
+      const wait = (lastCutAt.get(partition) ?? 0) + minTransactionIntervalMs - Date.now();
+      if (wait > 0) await new Promise((ok) => setTimeout(ok, wait));
       const cut = await serially(partition, () => cutTransaction(partition));
+      if (cut) lastCutAt.set(partition, Date.now());
       if (!cut) return;
       const published = publish(partition, cut).catch(async (error: Error) => {
         // Whatever went wrong, the cut is not known to be committed: re-read it from the last commit.

@@ -40,6 +40,9 @@ export interface ProcessorOptions extends StageServiceOptions {
   eviction?: Pick<EngineOptions, 'retentionMs' | 'summaryRetentionMs' | 'abandonedAfterMs'>;
   /** Trips also sent at once, outside the transaction, to the control-early topic (default true; see ./early-lane.ts). */
   earlyTrips?: boolean;
+  /** Under load, a partition's transactions at most this often (default 100 ms with the early
+   *  lane, which carries the trips meanwhile; back to back without it). */
+  minTransactionIntervalMs?: number;
 }
 
 /** Event time between two eviction sweeps of a partition: a sweep looks at every tree in memory. */
@@ -182,6 +185,9 @@ export function createProcessor(options: ProcessorOptions) {
     coPartitioned: true,
     changelog: topics.processorState,
     handle,
+    // Trips travel on the early lane the moment they are decided: the transaction carrying their
+    // audit records and state need not follow at once, so under load it is let grow.
+    minTransactionIntervalMs: options.minTransactionIntervalMs ?? (early ? 100 : 0),
     state: {
       changes: (treeId) => encodeChanges(engine.changes(treeId)),
       // A tombstone loads nothing: the partition's state was forgotten before its restore.
