@@ -236,10 +236,17 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             // The consumer stops with its last reader; the others' partitions go on meanwhile.
             state.onMessage = null;
             state.onContact = undefined;
-            if (state.followed.size > 0) consumer.pause([{ topic, partitions: [...state.followed] }]);
+            const mine = [...state.followed];
             state.followed.clear();
             started -= 1;
-            if (started > 0) return;
+            if (started > 0) {
+              try {
+                if (mine.length > 0) consumer.pause([{ topic, partitions: mine }]);
+              } catch {
+                // Not running (restarting after a crash): its rejoin pauses every partition no reader follows.
+              }
+              return;
+            }
             closers.delete(close);
             await close();
           },
