@@ -79,39 +79,51 @@ function headersSize(headers: Record<string, string> | undefined): number {
  * so a client's 500 spans with captured arguments go as several.
  */
 export function encodeRecordBatches(records: readonly BatchRecord[], timestampMs: number, maxBatchBytes: number): Buffer[] {
+  const sizes = measure(records);
   const batches: Buffer[] = [];
   let from = 0;
   let bytes = BATCH_HEADER_BYTES;
   for (let i = 0; i < records.length; i++) {
     // An upper bound: offset deltas restart at 0 in each batch, so their varints only shrink.
-    const record = records[i]!;
-    const keyBytes = record.key === null ? -1 : Buffer.byteLength(record.key);
-    const body = recordBodySize(record, keyBytes, i, headersSize(record.headers));
+    const body = recordBodySize(records[i]!, sizes.keyBytes[i]!, i, sizes.headerBytes[i]!);
     const size = varintSize(body) + body;
     if (i > from && bytes + size > maxBatchBytes) {
-      batches.push(encodeRecordBatch(records.slice(from, i), timestampMs));
+      batches.push(writeBatch(records, from, i, sizes, timestampMs));
       from = i;
       bytes = BATCH_HEADER_BYTES;
     }
     bytes += size;
   }
-  if (records.length > from) batches.push(encodeRecordBatch(from === 0 ? records : records.slice(from), timestampMs));
+  if (records.length > from) batches.push(writeBatch(records, from, records.length, sizes, timestampMs));
   return batches;
 }
 
 /** The batch for `records`, all stamped `timestampMs` (CreateTime). */
 export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: number): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record');
-  const n = records.length;
-  const keyBytes = new Int32Array(n);
-  const headerBytes = new Int32Array(n);
-  const bodyBytes = new Int32Array(n);
-  let total = BATCH_HEADER_BYTES;
-  for (let i = 0; i < n; i++) {
+  return writeBatch(records, 0, records.length, measure(records), timestampMs);
+}
+
+/** Each record's key and headers in bytes, measured once whatever batches the records go in. */
+function measure(records: readonly BatchRecord[]): { keyBytes: Int32Array; headerBytes: Int32Array } {
+  const keyBytes = new Int32Array(records.length);
+  const headerBytes = new Int32Array(records.length);
+  for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
     keyBytes[i] = record.key === null ? -1 : Buffer.byteLength(record.key);
     headerBytes[i] = headersSize(record.headers);
-    const body = recordBodySize(record, keyBytes[i]!, i, headerBytes[i]!);
+  }
+  return { keyBytes, headerBytes };
+}
+
+/** The batch of `records[from, to)`, offset deltas counted from `from`. */
+function writeBatch(records: readonly BatchRecord[], from: number, to: number, sizes: ReturnType<typeof measure>, timestampMs: number): Buffer {
+  const n = to - from;
+  const { keyBytes, headerBytes } = sizes;
+  const bodyBytes = new Int32Array(n);
+  let total = BATCH_HEADER_BYTES;
+  for (let i = 0; i < n; i++) {
+    const body = recordBodySize(records[from + i]!, keyBytes[from + i]!, i, headerBytes[from + i]!);
     bodyBytes[i] = body;
     total += varintSize(body) + body;
   }
@@ -132,12 +144,12 @@ export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: 
 
   let at = BATCH_HEADER_BYTES;
   for (let i = 0; i < n; i++) {
-    const record = records[i]!;
+    const record = records[from + i]!;
     at = writeVarint(buf, at, bodyBytes[i]!);
     buf[at++] = 0; // record attributes
     buf[at++] = 0; // timestampDelta 0 as a zigzag varlong
     at = writeVarint(buf, at, i); // offsetDelta
-    at = writeVarint(buf, at, keyBytes[i]!);
+    at = writeVarint(buf, at, keyBytes[from + i]!);
     if (record.key !== null) at += buf.write(record.key, at, 'utf8');
     if (record.value === null) {
       at = writeVarint(buf, at, -1);
