@@ -11,8 +11,10 @@ import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type ConsumerRunConfig, type Producer, type LogEntry } from './kafkajs.js';
 import { CoPartitionedAssigner } from './co-partitioned-assigner.js';
 import { partitionForKey } from './partitioner.js';
+import { createWireFetcher } from './wire/fetcher.js';
 import { createWireProducer } from './wire/producer.js';
-import { CommitOutcomeUnknown, type EventLog, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
+import { createWireTransactionalProducer } from './wire/transactional-producer.js';
+import { CommitOutcomeUnknown, type EventLog, type LogBatch, type TopicPartitions, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -40,6 +42,11 @@ export interface KafkaLogOptions {
    * 'kafkajs', its idempotent producer, kept to compare against (bench) and as a way back.
    */
   producer?: 'wire' | 'kafkajs';
+  /**
+   * What fetches for group consumers: 'wire', Fusebox's own fetcher (wire/fetcher.ts; a kafkajs
+   * consumer still holds the group membership, its partitions paused), or 'kafkajs' (default).
+   */
+  fetcher?: 'wire' | 'kafkajs';
 }
 
 const LEVELS = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO } as const;
@@ -99,6 +106,156 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         // The producer's own metadata (cached) says how many partitions the keys hash over.
         const partitions = messages.some((m) => m.partition === undefined) ? await producer.partitionCount(topic) : 0;
         await producer.send(topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })));
+      },
+      async close() {
+        closers.delete(close);
+        await close();
+      },
+    };
+  }
+
+  async function committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
+    const [committed] = await retrying(async () => (await getAdmin()).fetchOffsets({ groupId, topics: [topic] }));
+    return new Map((committed?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, BigInt(p.offset)]));
+  }
+
+  function groupConsumerOf(consumerOptions: GroupConsumerOptions): Consumer {
+    return kafka.consumer({
+      groupId: consumerOptions.groupId, maxWaitTimeInMs: consumerOptions.fetch?.maxWaitTimeInMs ?? maxWaitTimeInMs, minBytes: consumerOptions.fetch?.minBytes ?? 1,
+      allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
+      ...(consumerOptions.coPartitioned ? { partitionAssigners: [CoPartitionedAssigner] } : {}),
+    });
+  }
+
+  /**
+   * A group consumer whose records come through Fusebox's own fetcher. The kafkajs consumer
+   * joins the group, heartbeats and commits offsets, with every partition paused (kafkajs then
+   * only heartbeats, about once a second); on each join the fetcher is handed the assignment:
+   * partitions kept go on from where they were, new ones start at the group's committed offset
+   * (or the earliest / latest without one), revoked ones stop. While kafkajs rejoins (a
+   * rebalance, a restart after a crash) the fetcher holds every partition, as kafkajs's own
+   * fetching would stop. A zombie that kept fetching meanwhile could only waste work: the
+   * processor's transactions are fenced by the next owner, and plain consumers' commits are
+   * refused by the coordinator once the generation moved on.
+   */
+  function wireGroupConsumer(consumerOptions: GroupConsumerOptions): GroupConsumer {
+    const consumer = groupConsumerOf(consumerOptions);
+    const commitAfterHandler = (consumerOptions.commit ?? 'after-handler') === 'after-handler';
+    const fetcher = createWireFetcher({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'fusebox',
+      maxWaitMs: consumerOptions.fetch?.maxWaitTimeInMs ?? maxWaitTimeInMs,
+      minBytes: consumerOptions.fetch?.minBytes ?? 1,
+      concurrency: consumerOptions.concurrency ?? 1,
+      resetTo: consumerOptions.fromBeginning ? 'earliest' : 'latest',
+      log,
+      async onBatch(batch: LogBatch) {
+        await consumerOptions.handleBatch(batch);
+        if (commitAfterHandler) await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.messages.at(-1)!.offset) + 1n).toString() }]);
+      },
+      onHandlerError(error, batch) {
+        log(`[fusebox] consumer ${consumerOptions.groupId}: handling a batch of partition ${batch.partition} of '${batch.topic}' failed (${error.message}); it is handled again after a backoff`);
+        consumerOptions.onCrash?.(error);
+      },
+    });
+    const running = keepRunning(consumer, log, consumerOptions.groupId, consumerOptions.onCrash);
+    const close = async () => {
+      await fetcher.stop();
+      await running.stop();
+    };
+    const pauseInKafkajs = () => consumer.pause(consumerOptions.topics.map((topic) => ({ topic })));
+    /** Bumped at every join: an older join's offset lookups must not assign anything. */
+    let generation = 0;
+
+    async function assign(assignment: TopicPartitions[], joined: number): Promise<void> {
+      const wanted = new Set(assignment.flatMap(({ topic, partitions }) => partitions.map((p) => `${topic}\u0000${p}`)));
+      for (const { topic, partition } of fetcher.assigned()) if (!wanted.has(`${topic}\u0000${partition}`)) fetcher.revoke(topic, partition);
+      consumerOptions.onAssignment?.(assignment);
+      for (const { topic, partitions } of assignment) {
+        const fresh = partitions.filter((p) => !fetcher.has(topic, p));
+        for (const partition of partitions) fetcher.resume(topic, partition); // kept: goes on from where it was
+        if (fresh.length === 0) continue;
+        const committed = await committedOffsets(consumerOptions.groupId, topic);
+        for (const partition of fresh) {
+          const start = committed.get(partition) ?? await retrying(() => fetcher.offsetAt(topic, partition, consumerOptions.fromBeginning ? 'earliest' : 'latest'));
+          if (generation !== joined) return;
+          fetcher.assign(topic, partition, start);
+        }
+      }
+    }
+
+    return {
+      async start() {
+        closers.add(close);
+        await fetcher.start();
+        await consumer.connect();
+        await consumer.subscribe({ topics: consumerOptions.topics, fromBeginning: consumerOptions.fromBeginning });
+        const joined = onceJoined(consumer);
+        consumer.on(consumer.events.GROUP_JOIN, (event) => {
+          pauseInKafkajs(); // a rejoin builds a fresh subscription state
+          const assignment = Object.entries(event.payload.memberAssignment).map(([topic, partitions]) => ({ topic, partitions: partitions as number[] }));
+          const mine = ++generation;
+          assign(assignment, mine).catch((error: Error) => {
+            log(`[fusebox] consumer ${consumerOptions.groupId}: could not start its partitions (${error.message}); it rejoins`);
+            consumerOptions.onCrash?.(error);
+          });
+        });
+        for (const event of [consumer.events.REBALANCING, consumer.events.CRASH]) consumer.on(event, () => fetcher.pauseAll());
+        // kafkajs delivers nothing (every partition is paused before its first fetch); should a
+        // batch slip through, it is left unresolved and uncommitted.
+        const consuming = running.run({ autoCommit: false, eachBatchAutoResolve: false, eachBatch: async () => {} });
+        pauseInKafkajs(); // run() has created the group synchronously: pause before the first fetch
+        await consuming;
+        await joined;
+      },
+      async stop() {
+        closers.delete(close);
+        await close();
+      },
+      lag: () => fetcher.lag(),
+      seek: (topic, partition, offset) => fetcher.seek(topic, partition, offset),
+      commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))),
+    };
+  }
+
+  /** Fusebox's own transactional producer (wire/transactional-producer.ts). */
+  async function wireTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+    const producer = createWireTransactionalProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox', transactionalId });
+    const close = () => producer.close();
+    closers.add(close);
+    try {
+      // Now, not at the first transaction: creating this producer fences an older one with the
+      // same id and aborts whatever it left open.
+      await producer.init();
+    } catch (error) {
+      closers.delete(close);
+      await close();
+      throw error;
+    }
+    return {
+      async begin(): Promise<Transaction> {
+        const txn = await producer.begin();
+        const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
+          const routed: Array<[string, Array<{ key: string; value: Buffer | null; headers?: Record<string, string>; partition: number }>]> = [];
+          for (const [topic, messages] of entries) {
+            if (messages.length === 0) continue;
+            const partitions = messages.some((m) => m.partition === undefined) ? await partitionCount(topic) : 0;
+            routed.push([topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) }))]);
+          }
+          if (routed.length > 0) await txn.send(routed);
+        };
+        return {
+          send: (topic, messages) => sendBatch([[topic, messages]]),
+          sendBatch,
+          async commit() {
+            try {
+              await txn.commit();
+            } catch (cause) {
+              throw new CommitOutcomeUnknown({ cause });
+            }
+          },
+          abort: () => txn.abort(),
+        };
       },
       async close() {
         closers.delete(close);
@@ -304,6 +461,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       };
     },
     async transactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
+      if ((options.producer ?? 'wire') === 'wire') return wireTransactionalProducer(transactionalId);
       const producer: Producer = kafka.producer({
         transactionalId, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 30_000, createPartitioner: Partitioners.DefaultPartitioner,
         // Back-to-back transactions meet CONCURRENT_TRANSACTIONS while the coordinator still
@@ -332,12 +490,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           return {
             send: (topic, messages) => sendBatch([[topic, messages]]),
             sendBatch,
-            async commit(groupId, offsets) {
-              if (offsets.length > 0) {
-                const byTopic = new Map<string, Array<{ partition: number; offset: string }>>();
-                for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), { partition: o.partition, offset: o.offset }]);
-                await txn.sendOffsets({ consumerGroupId: groupId, topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })) });
-              }
+            async commit() {
               try {
                 await txn.commit();
               } catch (cause) {
@@ -356,11 +509,8 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       };
     },
     groupConsumer(consumerOptions: GroupConsumerOptions): GroupConsumer {
-      const consumer = kafka.consumer({
-        groupId: consumerOptions.groupId, maxWaitTimeInMs: consumerOptions.fetch?.maxWaitTimeInMs ?? maxWaitTimeInMs, minBytes: consumerOptions.fetch?.minBytes ?? 1,
-        allowAutoTopicCreation: false, sessionTimeout: 10_000, heartbeatInterval: 1_000,
-        ...(consumerOptions.coPartitioned ? { partitionAssigners: [CoPartitionedAssigner] } : {}),
-      });
+      if ((options.fetcher ?? 'wire') === 'wire') return wireGroupConsumer(consumerOptions);
+      const consumer = groupConsumerOf(consumerOptions);
       const running = keepRunning(consumer, log, consumerOptions.groupId, consumerOptions.onCrash);
       const close = () => running.stop();
       const commitAfterHandler = (consumerOptions.commit ?? 'after-handler') === 'after-handler';
@@ -403,10 +553,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
         commit: (offsets) => consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }))),
       };
     },
-    async committedOffsets(groupId: string, topic: string): Promise<Map<number, bigint>> {
-      const [committed] = await retrying(async () => (await getAdmin()).fetchOffsets({ groupId, topics: [topic] }));
-      return new Map((committed?.partitions ?? []).filter((p) => BigInt(p.offset) >= 0n).map((p) => [p.partition, BigInt(p.offset)]));
-    },
+    committedOffsets,
     reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions = {}): PartitionReader {
       if (options.sharedReaderTopics?.includes(topic)) {
         sharedReaders ??= readerGroup(options.sharedReaderTopics);

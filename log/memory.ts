@@ -88,12 +88,11 @@ export function createMemoryLog(): EventLog {
             async sendBatch(entries) {
               for (const [topic, messages] of entries) send(topic, messages);
             },
-            async commit(groupId: string, offsets: OffsetToCommit[]) {
+            async commit() {
               check();
               if (!open) throw new Error('transaction already ended');
               open = false;
               for (const [topic, messages] of pending) append(topic, messages);
-              for (const o of offsets) committed.set(offsetKey(groupId, o.topic, o.partition), Number(o.offset));
             },
             async abort() {
               open = false;

@@ -61,8 +61,8 @@ export interface GroupConsumerOptions {
   onCrash?(error: Error): void;
   /**
    * 'after-handler' (default): the consumer commits a batch's offsets once the handler resolved.
-   * 'by-handler': the handler commits them itself, in a transaction with what it produced
-   * (`Transaction.commit(offsets)`) or with `commit()`; the consumer only advances its position.
+   * 'by-handler': the handler commits them itself (`commit()`, for instance once a transaction
+   * with what it produced committed); the consumer only advances its position.
    */
   commit?: 'after-handler' | 'by-handler';
   /** Batches of different partitions handled at once (default 1). Per partition, always in order. */
@@ -107,14 +107,15 @@ export class CommitOutcomeUnknown extends Error {
 }
 
 /**
- * A transaction: everything sent in it, and the consumer offsets committed with it, become
- * visible to read-committed readers together or not at all.
+ * A transaction: everything sent in it becomes visible to read-committed readers together or
+ * not at all. (No consumer offsets ride along: a stage records its input positions in its own
+ * changelog, inside the transaction; services/transactional-stage.ts says why.)
  */
 export interface Transaction {
   send(topic: string, messages: OutgoingMessage[]): Promise<void>;
   /** Several topics in one request: fewer round trips than one `send` per topic. */
   sendBatch(entries: Array<[topic: string, messages: OutgoingMessage[]]>): Promise<void>;
-  commit(groupId: string, offsets: OffsetToCommit[]): Promise<void>;
+  commit(): Promise<void>;
   abort(): Promise<void>;
 }
 

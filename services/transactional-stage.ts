@@ -324,7 +324,7 @@ export function createTransactionalStage(options: TransactionalStageOptions) {
         current = await producerFor(partition);
         txn = await current.begin();
         await txn.sendBatch(cut.entries);
-        await txn.commit(groupId, []); // the positions are in the changelog: see the header
+        await txn.commit(); // the positions are in the changelog: see the header
         break;
       } catch (error) {
         await txn?.abort().catch(() => {});

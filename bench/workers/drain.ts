@@ -62,8 +62,10 @@ export interface DrainResult {
   batchSize: Distribution;
   /** Per span batch, ms from its newest record's timestamp (the broker's append time, where the topic uses LogAppendTime) to its handler starting. */
   batchAge: Distribution;
-  /** Sum of handleBatch durations over the drain's wall time (services only). */
-  busyPercent: number | null;
+  /** The process's CPU over the drain, as a share of one core (the whole process: its fetching and producing included). */
+  cpuPercent: number | null;
+  /** The same per span drained. */
+  cpuMicrosPerSpan: number | null;
   rss: { peakMiB: number; endMiB: number; heapUsedMiB: number };
   trips?: number;
   deadLettered?: number;
@@ -85,15 +87,24 @@ export interface DrainResult {
 
 export const TIMELINE_BUCKET_MS = 500;
 
+/** CPU from the first batch's start to the last batch's end: a share of one core, and per span. */
+function cpuOver(clock: BatchClock): { cpuPercent: number | null; cpuMicrosPerSpan: number | null } {
+  if (!clock.firstCpu || !clock.lastCpu || clock.count === 0) return { cpuPercent: null, cpuMicrosPerSpan: null };
+  const micros = clock.lastCpu.user + clock.lastCpu.system - clock.firstCpu.user - clock.firstCpu.system;
+  return { cpuPercent: (100 * micros) / 1_000 / Math.max(1, clock.lastAt - clock.firstStartedAt), cpuMicrosPerSpan: micros / clock.count };
+}
+
 class BatchClock {
   readonly sizes: number[] = [];
   /** Per span batch, ms from its newest record's timestamp to its handler starting (a fetch's age, when the topic stamps on append). */
   readonly ages: number[] = [];
-  busyMs = 0;
   count = 0;
+  /** The process's CPU (user + system) when the first batch's handler began and after the latest batch. */
+  firstCpu: NodeJS.CpuUsage | null = null;
+  lastCpu: NodeJS.CpuUsage | null = null;
   firstAt = 0;
   firstCount = 0;
-  /** When the first batch's handler began: the start of the window busyMs is measured over. */
+  /** When the first batch's handler began: the start of the window the CPU is measured over. */
   firstStartedAt = 0;
   lastAt = 0;
   readonly timeline = new Map<number, number>();
@@ -104,10 +115,11 @@ class BatchClock {
     this.done = new Promise((ok) => { this.reached = ok; });
   }
 
-  batch(size: number, handlerMs: number): void {
+  batch(size: number, handlerMs: number, cpuAtStart: NodeJS.CpuUsage): void {
     const now = performance.now();
     this.count += size;
-    this.busyMs += handlerMs;
+    this.firstCpu ??= cpuAtStart;
+    this.lastCpu = process.cpuUsage();
     this.sizes.push(size);
     const bucket = Date.now() - (Date.now() % TIMELINE_BUCKET_MS);
     this.timeline.set(bucket, (this.timeline.get(bucket) ?? 0) + size);
@@ -138,9 +150,10 @@ function timedLog(log: EventLog, clock: BatchClock, topic: string, observer?: Sp
         if (spans) observer?.received(batch);
         if (spans && batch.messages.length > 0) clock.ages.push(Date.now() - batch.messages.at(-1)!.timestampMs);
         const started = performance.now();
+        const cpu = process.cpuUsage();
         await options.handleBatch(batch);
         if (spans) {
-          clock.batch(batch.messages.length, performance.now() - started);
+          clock.batch(batch.messages.length, performance.now() - started, cpu);
           observer?.stored(batch);
         }
       },
@@ -172,8 +185,9 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await consumer.run({
       eachBatch: async ({ batch }) => {
         const t = performance.now();
+        const cpu = process.cpuUsage();
         if (decode) for (const message of batch.messages) spanEventCodec.decode(message.value!);
-        clock.batch(batch.messages.length, performance.now() - t);
+        clock.batch(batch.messages.length, performance.now() - t, cpu);
       },
     });
     await joined;
@@ -244,7 +258,7 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     batches: clock.sizes.length,
     batchSize: distribution(clock.sizes),
     batchAge: distribution(clock.ages),
-    busyPercent: input.mode === 'processor' || input.mode === 'sink' ? (100 * clock.busyMs) / Math.max(1, clock.lastAt - clock.firstStartedAt) : null,
+    ...cpuOver(clock),
     rss: memory.stop(),
     ...counters,
     ...(rowsInStore !== undefined ? { rowsInStore } : {}),

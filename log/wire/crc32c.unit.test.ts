@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cPortable } from './crc32c.js';
 
 /** The textbook byte-at-a-time CRC-32C, to hold the slice-by-8 version to. */
 function reference(bytes: Uint8Array): number {
@@ -26,5 +26,16 @@ describe('crc32c', () => {
       for (let end = start; end <= 40; end++) expect(crc32c(bytes, start, end)).toBe(reference(bytes.subarray(start, end)));
     }
     expect(crc32c(bytes, 3, 297)).toBe(reference(bytes.subarray(3, 297)));
+  });
+
+  it('gives the same from the native version (large inputs) and the portable one, at any offset into a shared buffer', () => {
+    const pool = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 2_654_435_761) >>> 24);
+    for (const [start, end] of [[0, 1_023], [1, 1_025], [7, 4_103], [12_345, 200_001], [0, 300_000]] as const) {
+      const expected = reference(pool.subarray(start, end));
+      expect(crc32c(pool, start, end)).toBe(expected);
+      expect(crc32cPortable(pool, start, end)).toBe(expected);
+      const view = Buffer.from(pool.buffer, start, end - start); // a Buffer that starts inside its ArrayBuffer
+      expect(crc32c(view)).toBe(expected);
+    }
   });
 });

@@ -21,8 +21,8 @@
  * the same send() has failed, and sends on one connection are answered in order; two
  * concurrent send() calls to one partition keep their relative order only if neither retries.
  */
-import { BrokerConnection, KafkaConnectionError } from './connection.js';
-import { API_METADATA, API_PRODUCE, type BrokerAddress, decodeMetadata, type Metadata, decodeProduce, describeError, metadataRequestBody, produceRequestBody, type TopicMetadata } from './protocol.js';
+import { createCluster } from './cluster.js';
+import { API_PRODUCE, decodeProduce, describeError, produceRequestBody, type TopicMetadata } from './protocol.js';
 import { type BatchRecord, encodeRecordBatches } from './record-batch.js';
 
 export interface WireProducerOptions {
@@ -79,60 +79,9 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
   const initialRetryMs = options.initialRetryMs ?? 100;
   const maxRetryMs = options.maxRetryMs ?? 5_000;
   const maxBatchBytes = options.maxBatchBytes ?? 1_000_000;
-  const bootstrap = options.brokers.map(parseAddress);
-  const addresses = new Map<number, BrokerAddress>();
-  const connections = new Map<string, BrokerConnection>();
-  const topics = new Map<string, TopicMetadata>();
-  const refreshing = new Map<string, Promise<TopicMetadata>>();
+  const cluster = createCluster({ brokers: options.brokers, clientId: options.clientId, requestTimeoutMs, connectTimeoutMs, error: (message, retriable) => new KafkaProduceError(message, retriable) });
+  const metadataOf = cluster.metadataOf;
   let closed = false;
-
-  function connection(host: string, port: number): BrokerConnection {
-    const key = `${host}:${port}`;
-    let existing = connections.get(key);
-    if (!existing || !existing.alive) {
-      existing = new BrokerConnection(host, port, options.clientId, requestTimeoutMs, connectTimeoutMs);
-      connections.set(key, existing);
-    }
-    return existing;
-  }
-
-  /** Metadata from the first broker that answers: the known ones first, then the bootstrap list. */
-  async function askAnyBroker(topicNames: string[]): Promise<{ metadata: Metadata; from: string }> {
-    let lastError: Error | null = null;
-    for (const { host, port } of [...addresses.values(), ...bootstrap]) {
-      try {
-        const metadata = decodeMetadata(await connection(host, port).request(API_METADATA, 4, [metadataRequestBody(topicNames)]));
-        for (const broker of metadata.brokers) addresses.set(broker.nodeId, broker);
-        return { metadata, from: `${host}:${port}` };
-      } catch (error) {
-        lastError = error as Error;
-      }
-    }
-    throw new KafkaProduceError(`no broker of ${options.brokers.join(',')} answered: ${lastError?.message}`, true);
-  }
-
-  async function fetchMetadata(topic: string): Promise<TopicMetadata> {
-    const { metadata, from } = await askAnyBroker([topic]);
-    const found = metadata.topics.find((t) => t.name === topic);
-    if (!found) throw new KafkaProduceError(`broker ${from} returned no metadata for topic '${topic}'`, true);
-    if (found.errorCode !== 0) {
-      const { name } = describeError(found.errorCode);
-      throw new KafkaProduceError(`topic '${topic}': ${name}${found.errorCode === 3 ? ' (create it with ensureTopics first)' : ''}`, true);
-    }
-    topics.set(topic, found);
-    return found;
-  }
-
-  function metadataOf(topic: string): Promise<TopicMetadata> {
-    const known = topics.get(topic);
-    if (known) return Promise.resolve(known);
-    let pending = refreshing.get(topic);
-    if (!pending) {
-      pending = fetchMetadata(topic).finally(() => refreshing.delete(topic));
-      refreshing.set(topic, pending);
-    }
-    return pending;
-  }
 
   /** Before attempt `attempt` (1, 2, ...): doubling, capped, with ±20% jitter so many producers do not retry in step. */
   function backoff(attempt: number): number {
@@ -153,16 +102,16 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
 
   /** Sends `batches` to `leader`; returns the partitions that landed and the first retriable failure. */
   async function produceTo(topic: string, leader: number, batches: Array<{ partition: number; batch: Buffer }>): Promise<{ landed: number[]; failure: Error | null }> {
-    const address = addresses.get(leader);
-    if (!address) {
-      topics.delete(topic);
+    const connection = cluster.connectionTo(leader);
+    if (!connection) {
+      cluster.forget(topic);
       return { landed: [], failure: new KafkaProduceError(`leader ${leader} of topic '${topic}' is not among the known brokers`, true) };
     }
     let body: Buffer;
     try {
-      body = await connection(address.host, address.port).request(API_PRODUCE, 3, produceRequestBody(topic, batches, ACKS_ALL, requestTimeoutMs));
+      body = await connection.request(API_PRODUCE, 3, produceRequestBody(topic, batches, ACKS_ALL, requestTimeoutMs));
     } catch (error) {
-      topics.delete(topic); // the leader may have moved or died: ask again before the next attempt
+      cluster.forget(topic); // the leader may have moved or died: ask again before the next attempt
       return { landed: [], failure: error as Error };
     }
     const landed: number[] = [];
@@ -175,7 +124,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
       const error = describeError(result.errorCode);
       const message = `partition ${result.partition} of '${topic}' on broker ${leader}: ${error.name}`;
       if (!error.retriable) throw new KafkaProduceError(message, false);
-      if (error.staleLeader) topics.delete(topic);
+      if (error.staleLeader) cluster.forget(topic);
       failure ??= new KafkaProduceError(message, true);
     }
     return { landed, failure };
@@ -185,7 +134,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
     async connect() {
       // Retried for about 3 s (as kafkajs's connect was): an agent started moments before its
       // broker still connects, and one pointed at the wrong address hears it soon.
-      await retrying(() => askAnyBroker([]), Math.min(retries, CONNECT_RETRIES));
+      await retrying(() => cluster.askAnyBroker([]), Math.min(retries, CONNECT_RETRIES));
     },
     async send(topic, messages) {
       if (closed) throw new KafkaProduceError('the producer is closed', false);
@@ -221,7 +170,7 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
           if (partition < 0 || partition >= metadata.leaders.length) throw new KafkaProduceError(`topic '${topic}' has no partition ${partition} (it has ${metadata.leaders.length})`, false);
           const leader = metadata.leaders[partition]!;
           if (leader < 0) {
-            topics.delete(topic);
+            cluster.forget(topic);
             lastError = new KafkaProduceError(`partition ${partition} of '${topic}' has no leader (LEADER_NOT_AVAILABLE)`, true);
             continue;
           }
@@ -250,17 +199,9 @@ export function createWireProducer(options: WireProducerOptions): WireProducer {
     },
     async close() {
       closed = true;
-      for (const connection of connections.values()) connection.close();
-      connections.clear();
+      cluster.close();
     },
   };
-}
-
-function parseAddress(broker: string): BrokerAddress {
-  const at = broker.lastIndexOf(':');
-  const port = Number(broker.slice(at + 1));
-  if (at <= 0 || !Number.isInteger(port) || port <= 0) throw new RangeError(`broker address '${broker}' is not host:port`);
-  return { nodeId: -1, host: broker.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port };
 }
 
 function sleep(ms: number): Promise<void> {

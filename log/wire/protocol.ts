@@ -60,26 +60,37 @@ export interface Metadata {
 
 /** Produce v3 body: one topic, one batch per partition. Returned as the pieces to write (no copy of the batches). */
 export function produceRequestBody(topic: string, batches: ReadonlyArray<{ partition: number; batch: Buffer }>, acks: number, timeoutMs: number): Buffer[] {
-  const name = Buffer.from(topic, 'utf8');
-  const head = Buffer.allocUnsafe(2 + 2 + 4 + 4 + 2 + name.length + 4);
-  let at = head.writeInt16BE(-1, 0); // transactional_id: null
+  return produceRequestBodyTopics([{ topic, batches }], acks, timeoutMs, null);
+}
+
+/** Produce v3 body for several topics; a transaction's batches name its transactional id. */
+export function produceRequestBodyTopics(topics: ReadonlyArray<{ topic: string; batches: ReadonlyArray<{ partition: number; batch: Buffer }> }>, acks: number, timeoutMs: number, transactionalId: string | null): Buffer[] {
+  const id = transactionalId === null ? null : Buffer.from(transactionalId, 'utf8');
+  const head = Buffer.allocUnsafe(2 + (id?.length ?? 0) + 2 + 4 + 4);
+  let at = head.writeInt16BE(id ? id.length : -1, 0);
+  if (id) at += id.copy(head, at);
   at = head.writeInt16BE(acks, at);
   at = head.writeInt32BE(timeoutMs, at);
-  at = head.writeInt32BE(1, at); // one topic
-  at = head.writeInt16BE(name.length, at);
-  at += name.copy(head, at);
-  head.writeInt32BE(batches.length, at);
+  head.writeInt32BE(topics.length, at);
   const pieces: Buffer[] = [head];
-  for (const { partition, batch } of batches) {
-    const prefix = Buffer.allocUnsafe(8);
-    prefix.writeInt32BE(partition, 0);
-    prefix.writeInt32BE(batch.length, 4);
-    pieces.push(prefix, batch);
+  for (const { topic, batches } of topics) {
+    const name = Buffer.from(topic, 'utf8');
+    const topicHead = Buffer.allocUnsafe(2 + name.length + 4);
+    name.copy(topicHead, topicHead.writeInt16BE(name.length, 0));
+    topicHead.writeInt32BE(batches.length, 2 + name.length);
+    pieces.push(topicHead);
+    for (const { partition, batch } of batches) {
+      const prefix = Buffer.allocUnsafe(8);
+      prefix.writeInt32BE(partition, 0);
+      prefix.writeInt32BE(batch.length, 4);
+      pieces.push(prefix, batch);
+    }
   }
   return pieces;
 }
 
 export interface PartitionResult {
+  topic: string;
   partition: number;
   errorCode: number;
   baseOffset: bigint;
@@ -100,6 +111,24 @@ export class Reader {
     const v = this.buf.toString('utf8', this.at, this.at + length);
     this.at += length;
     return v;
+  }
+  /** A nullable BYTES field as a view of the response (no copy); null when absent. */
+  bytes(): Buffer | null {
+    const length = this.int32();
+    if (length < 0) return null;
+    if (this.at + length > this.buf.length) throw new RangeError('response ends inside a bytes field');
+    const v = this.buf.subarray(this.at, this.at + length);
+    this.at += length;
+    return v;
+  }
+  /** A nullable array: null when its length is -1. */
+  nullableArray<T>(item: () => T): T[] | null {
+    const length = this.buf.readInt32BE(this.at);
+    if (length < 0) {
+      this.at += 4;
+      return null;
+    }
+    return this.array(item);
   }
   array<T>(item: () => T): T[] {
     const length = this.int32();
@@ -142,18 +171,18 @@ export function decodeMetadata(body: Buffer): Metadata {
   return { brokers, topics };
 }
 
-/** Produce v3 response body: the result of each partition of the one topic sent. */
+/** Produce v3 response body: the result of each partition sent. */
 export function decodeProduce(body: Buffer): PartitionResult[] {
   const r = new Reader(body);
   const results: PartitionResult[] = [];
   r.array(() => {
-    r.string(); // topic
+    const topic = r.string();
     r.array(() => {
       const partition = r.int32();
       const errorCode = r.int16();
       const baseOffset = r.int64();
       r.int64(); // log_append_time_ms
-      results.push({ partition, errorCode, baseOffset });
+      results.push({ topic, partition, errorCode, baseOffset });
     });
   });
   r.int32(); // throttle_time_ms
@@ -175,6 +204,7 @@ const ERRORS: Record<number, { name: string; retriable: boolean; staleLeader?: b
   13: { name: 'NETWORK_EXCEPTION', retriable: true, staleLeader: true },
   14: { name: 'COORDINATOR_LOAD_IN_PROGRESS', retriable: true },
   15: { name: 'COORDINATOR_NOT_AVAILABLE', retriable: true },
+  16: { name: 'NOT_COORDINATOR', retriable: true },
   17: { name: 'INVALID_TOPIC_EXCEPTION', retriable: false },
   18: { name: 'RECORD_LIST_TOO_LARGE', retriable: false },
   19: { name: 'NOT_ENOUGH_REPLICAS', retriable: true },
@@ -184,10 +214,19 @@ const ERRORS: Record<number, { name: string; retriable: boolean; staleLeader?: b
   35: { name: 'UNSUPPORTED_VERSION', retriable: false },
   42: { name: 'INVALID_REQUEST', retriable: false },
   43: { name: 'UNSUPPORTED_FOR_MESSAGE_FORMAT', retriable: false },
+  45: { name: 'OUT_OF_ORDER_SEQUENCE_NUMBER', retriable: false },
+  46: { name: 'DUPLICATE_SEQUENCE_NUMBER', retriable: false },
+  47: { name: 'INVALID_PRODUCER_EPOCH', retriable: false },
+  48: { name: 'INVALID_TXN_STATE', retriable: false },
+  49: { name: 'INVALID_PRODUCER_ID_MAPPING', retriable: false },
+  50: { name: 'INVALID_TRANSACTION_TIMEOUT', retriable: false },
+  51: { name: 'CONCURRENT_TRANSACTIONS', retriable: true },
+  53: { name: 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', retriable: false },
   56: { name: 'KAFKA_STORAGE_ERROR', retriable: true, staleLeader: true },
   74: { name: 'FENCED_LEADER_EPOCH', retriable: true, staleLeader: true },
   75: { name: 'UNKNOWN_LEADER_EPOCH', retriable: true, staleLeader: true },
   87: { name: 'INVALID_RECORD', retriable: false },
+  90: { name: 'PRODUCER_FENCED', retriable: false },
 };
 
 export function describeError(code: number): { name: string; retriable: boolean; staleLeader: boolean } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeMetadata, decodeProduce, describeError, produceRequestBody, requestHeader } from './protocol.js';
+import { decodeMetadata, decodeProduce, describeError, produceRequestBody, produceRequestBodyTopics, requestHeader } from './protocol.js';
 
 describe('Kafka protocol pieces', () => {
   it('frames a request: size counts header and body, then api key, version, correlation id, client id', () => {
@@ -12,11 +12,19 @@ describe('Kafka protocol pieces', () => {
   it('lays out a produce body without copying the batches', () => {
     const batch = Buffer.from('batch');
     const pieces = produceRequestBody('spans', [{ partition: 4, batch }], -1, 30_000);
-    expect(pieces[2]).toBe(batch);
+    expect(pieces[3]).toBe(batch);
     const head = pieces[0]!;
     expect([head.readInt16BE(0), head.readInt16BE(2), head.readInt32BE(4), head.readInt32BE(8)]).toEqual([-1, -1, 30_000, 1]);
-    expect(pieces[1]!.readInt32BE(0)).toBe(4);
-    expect(pieces[1]!.readInt32BE(4)).toBe(5);
+    expect([pieces[1]!.readInt16BE(0), pieces[1]!.subarray(2, 7).toString(), pieces[1]!.readInt32BE(7)]).toEqual([5, 'spans', 1]);
+    expect(pieces[2]!.readInt32BE(0)).toBe(4);
+    expect(pieces[2]!.readInt32BE(4)).toBe(5);
+  });
+
+  it('names the transactional id of a transaction\'s produce, and lays out several topics', () => {
+    const pieces = produceRequestBodyTopics([{ topic: 'a', batches: [{ partition: 0, batch: Buffer.from('x') }] }, { topic: 'bb', batches: [] }], -1, 1_000, 'txn-1');
+    const head = pieces[0]!;
+    expect([head.readInt16BE(0), head.subarray(2, 7).toString(), head.readInt16BE(7), head.readInt32BE(9), head.readInt32BE(13)]).toEqual([5, 'txn-1', -1, 1_000, 2]);
+    expect(pieces.map((p) => p.length)).toEqual([17, 2 + 1 + 4, 8, 1, 2 + 2 + 4]);
   });
 
   it('decodes a produce response, and a truncated one throws instead of reading garbage', () => {
@@ -30,7 +38,7 @@ describe('Kafka protocol pieces', () => {
     at = body.writeBigInt64BE(77n, at);
     at = body.writeBigInt64BE(-1n, at);
     body.writeInt32BE(0, at);
-    expect(decodeProduce(body)).toEqual([{ partition: 2, errorCode: 6, baseOffset: 77n }]);
+    expect(decodeProduce(body)).toEqual([{ topic: 'spans', partition: 2, errorCode: 6, baseOffset: 77n }]);
     expect(() => decodeProduce(body.subarray(0, 20))).toThrow(RangeError);
     expect(() => decodeMetadata(Buffer.alloc(3))).toThrow(RangeError);
   });

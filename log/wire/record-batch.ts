@@ -23,6 +23,20 @@ export interface BatchRecord {
   headers?: Record<string, string>;
 }
 
+/** An idempotent or transactional producer's identity: the broker deduplicates its batches by sequence. */
+export interface BatchProducer {
+  producerId: bigint;
+  epoch: number;
+  /** Sequence number of the first record; each record takes the next. */
+  baseSequence: number;
+  transactional: boolean;
+}
+
+/** The sequence number `count` records after `sequence`: Kafka's wrap to 0 past 2^31 - 1. */
+export function nextSequence(sequence: number, count: number): number {
+  return (sequence + count) % 2 ** 31;
+}
+
 /** Bytes before the first record. */
 export const BATCH_HEADER_BYTES = 61;
 /** Where the CRC-32C is written, and where the bytes it covers start (after it). */
@@ -78,7 +92,7 @@ function headersSize(headers: Record<string, string> | undefined): number {
  * batch per partition per Produce request, and by default none over 1 MiB (message.max.bytes),
  * so a client's 500 spans with captured arguments go as several.
  */
-export function encodeRecordBatches(records: readonly BatchRecord[], timestampMs: number, maxBatchBytes: number): Buffer[] {
+export function encodeRecordBatches(records: readonly BatchRecord[], timestampMs: number, maxBatchBytes: number, producer?: BatchProducer): Buffer[] {
   const sizes = measure(records);
   const batches: Buffer[] = [];
   let from = 0;
@@ -88,20 +102,20 @@ export function encodeRecordBatches(records: readonly BatchRecord[], timestampMs
     const body = recordBodySize(records[i]!, sizes.keyBytes[i]!, i, sizes.headerBytes[i]!);
     const size = varintSize(body) + body;
     if (i > from && bytes + size > maxBatchBytes) {
-      batches.push(writeBatch(records, from, i, sizes, timestampMs));
+      batches.push(writeBatch(records, from, i, sizes, timestampMs, producer));
       from = i;
       bytes = BATCH_HEADER_BYTES;
     }
     bytes += size;
   }
-  if (records.length > from) batches.push(writeBatch(records, from, records.length, sizes, timestampMs));
+  if (records.length > from) batches.push(writeBatch(records, from, records.length, sizes, timestampMs, producer));
   return batches;
 }
 
 /** The batch for `records`, all stamped `timestampMs` (CreateTime). */
-export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: number): Buffer {
+export function encodeRecordBatch(records: readonly BatchRecord[], timestampMs: number, producer?: BatchProducer): Buffer {
   if (records.length === 0) throw new RangeError('a record batch needs at least one record');
-  return writeBatch(records, 0, records.length, measure(records), timestampMs);
+  return writeBatch(records, 0, records.length, measure(records), timestampMs, producer);
 }
 
 /** Each record's key and headers in bytes, measured once whatever batches the records go in. */
@@ -116,8 +130,8 @@ function measure(records: readonly BatchRecord[]): { keyBytes: Int32Array; heade
   return { keyBytes, headerBytes };
 }
 
-/** The batch of `records[from, to)`, offset deltas counted from `from`. */
-function writeBatch(records: readonly BatchRecord[], from: number, to: number, sizes: ReturnType<typeof measure>, timestampMs: number): Buffer {
+/** The batch of `records[from, to)`, offset deltas counted from `from` (and sequence numbers, for a producer with an id). */
+function writeBatch(records: readonly BatchRecord[], from: number, to: number, sizes: ReturnType<typeof measure>, timestampMs: number, producer?: BatchProducer): Buffer {
   const n = to - from;
   const { keyBytes, headerBytes } = sizes;
   const bodyBytes = new Int32Array(n);
@@ -133,13 +147,13 @@ function writeBatch(records: readonly BatchRecord[], from: number, to: number, s
   buf.writeInt32BE(total - 12, 8); // batchLength: after baseOffset and itself
   buf.writeInt32BE(-1, 12); // partitionLeaderEpoch: unknown to a producer
   buf.writeInt8(2, 16); // magic
-  buf.writeInt16BE(0, 21); // attributes: no compression, CreateTime, not transactional, not control
+  buf.writeInt16BE(producer?.transactional ? 0x10 : 0, 21); // attributes: no compression, CreateTime, not control
   buf.writeInt32BE(n - 1, 23); // lastOffsetDelta
   buf.writeBigInt64BE(BigInt(timestampMs), 27); // baseTimestamp
   buf.writeBigInt64BE(BigInt(timestampMs), 35); // maxTimestamp
-  buf.writeBigInt64BE(-1n, 43); // producerId: not idempotent (see producer.ts)
-  buf.writeInt16BE(-1, 51); // producerEpoch
-  buf.writeInt32BE(-1, 53); // baseSequence
+  buf.writeBigInt64BE(producer ? producer.producerId : -1n, 43); // -1: not idempotent (plain sends: see producer.ts)
+  buf.writeInt16BE(producer ? producer.epoch : -1, 51);
+  buf.writeInt32BE(producer ? nextSequence(producer.baseSequence, from) : -1, 53); // baseSequence
   buf.writeInt32BE(n, 57); // record count
 
   let at = BATCH_HEADER_BYTES;
