@@ -1,7 +1,8 @@
 /**
- * The event log on a real Kafka cluster: kafkajs for consumers, admin and transactions; plain
- * sends through Fusebox's own producer (wire/producer.ts), a quarter of kafkajs's CPU per message,
- * unless `producer: 'kafkajs'` is asked for.
+ * The event log on a real Kafka cluster: sends, transactions and group consumers' fetching
+ * through Fusebox's own Kafka client (wire/: a quarter of kafkajs's CPU per message produced);
+ * kafkajs for group membership, admin and partition readers, and for everything on request
+ * (`producer: 'kafkajs'`, `fetcher: 'kafkajs'`).
  *
  * Control-path latency matters more than fetch efficiency here: consumers fetch with
  * `minBytes: 1` and a short `maxWaitTimeInMs`, so a trip reaches agents in milliseconds rather
@@ -43,8 +44,9 @@ export interface KafkaLogOptions {
    */
   producer?: 'wire' | 'kafkajs';
   /**
-   * What fetches for group consumers: 'wire', Fusebox's own fetcher (wire/fetcher.ts; a kafkajs
-   * consumer still holds the group membership, its partitions paused), or 'kafkajs' (default).
+   * What fetches for group consumers: 'wire', Fusebox's own fetcher (default; wire/fetcher.ts,
+   * while a kafkajs consumer holds the group membership with its partitions paused), or
+   * 'kafkajs', its own fetching, kept to compare against and as a way back.
    */
   fetcher?: 'wire' | 'kafkajs';
 }
