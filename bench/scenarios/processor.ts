@@ -28,9 +28,9 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     ctx.progress(`  preloaded at ${Math.round(perSecond(count, preload.elapsedMs)).toLocaleString('en-US')} msgs/s`);
 
     // One after the other, never together: each drain gets the machine to itself.
-    const drain = async (mode: DrainMode, label: string): Promise<DrainResult> => {
+    const drain = async (mode: DrainMode, label: string, on = bench, kafkaClient: DrainInput['kafkaClient'] = 'wire'): Promise<DrainResult> => {
       ctx.progress(`draining with ${label}`);
-      const worker = startWorker<DrainResult>('workers/drain.ts', { mode, brokers: ctx.brokers, prefix: bench.prefix, expected: count } satisfies DrainInput, { label, progress: ctx.progress, timeoutMs: 240_000 });
+      const worker = startWorker<DrainResult>('workers/drain.ts', { mode, brokers: ctx.brokers, prefix: on.prefix, expected: count, kafkaClient } satisfies DrainInput, { label, progress: ctx.progress, timeoutMs: 240_000 });
       const result = await worker.result;
       ctx.progress(`  ${Math.round(result.ratePerSec).toLocaleString('en-US')} spans/s`);
       return result;
@@ -52,6 +52,19 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       await scanTopic(ctx.brokers, bench.topics.processorState, (m) => { state.records += 1; state.bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0); });
     }
 
+    // The same drain with kafkajs fetching and transactions (what log/wire replaced), on a copy of
+    // the topic: its state and trips must not meet the first processor's.
+    const again = await freshTopics(ctx.brokers, 'processor-kafkajs', PARTITIONS);
+    let onKafkajs: DrainResult;
+    try {
+      ctx.progress(`preloading ${again.topics.spans} with the same spans`);
+      await produceRaw(ctx.brokers, again.topics.spans, workload.messages, { partitions: PARTITIONS, ...PRELOAD });
+      onKafkajs = await drain('processor', 'createProcessor on kafkajs (fetching and transactions)', again, 'kafkajs');
+    } finally {
+      await again.log.close();
+      await deleteTopics(ctx.brokers, again.topics);
+    }
+
     ctx.progress('folding the same spans without Kafka (decode, then the engine)');
     const pure = pureFold(workload.messages.map((m) => m.value));
 
@@ -65,6 +78,8 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       figure('processor CPU', processor.cpuPercent ?? Number.NaN, '%', 'of one core: the processor process (user + system) from its first batch to its last: fetch, decode, engine, transactions'),
       figure('processor CPU per span', processor.cpuMicrosPerSpan ?? Number.NaN, 'µs/span', `the same CPU over the spans drained; plain kafkajs consumer: ${raw.cpuMicrosPerSpan?.toFixed(2)} µs/span`),
       figure('processor CPU per span / plain kafkajs', (raw.cpuMicrosPerSpan ?? Number.NaN) / (processor.cpuMicrosPerSpan ?? Number.NaN), 'ratio', 'the drain ratio in CPU: steadier than rates on a shared 2-core box, where the broker and neighbours take turns on the cores'),
+      figure('processor on kafkajs: drain', onKafkajs.ratePerSec, 'events/s', `the same spans, fetched and committed through kafkajs instead of log/wire (createKafkaLog's fetcher and producer 'kafkajs'); ${(onKafkajs.ratePerSec / raw.ratePerSec).toFixed(2)} of plain kafkajs`),
+      figure('processor on kafkajs: CPU per span', onKafkajs.cpuMicrosPerSpan ?? Number.NaN, 'µs/span', `log/wire: ${processor.cpuMicrosPerSpan?.toFixed(1)} µs/span`),
       figure('Avro decode alone (no Kafka)', pure.decodeMicrosPerSpan, 'µs/span'),
       figure('engine.apply alone (no Kafka)', pure.engineMicrosPerSpan, 'µs/span', 'all built-in detectors'),
       figure('processor RSS, peak', processor.rss.peakMiB, 'MiB', `end ${processor.rss.endMiB.toFixed(0)} MiB, heap ${processor.rss.heapUsedMiB.toFixed(0)} MiB`),

@@ -43,6 +43,8 @@ export interface DrainInput {
   clientId?: string;
   /** Sink only: measure emit-to-queryable latency (freshness.ts). */
   freshness?: boolean;
+  /** What the processor or sink fetches and produces with (default 'wire', Fusebox's own; 'kafkajs' to compare). */
+  kafkaClient?: 'wire' | 'kafkajs';
 }
 
 export interface DrainResult {
@@ -193,7 +195,8 @@ async function drain(input: DrainInput, io: WorkerIO): Promise<DrainResult> {
     await joined;
     stopConsumer = () => consumer.disconnect();
   } else {
-    const kafkaLog = createKafkaLog({ brokers: input.brokers, clientId: input.clientId ?? groupId, log: (line) => tally(line, kafkajsErrors, io) });
+    const client = input.kafkaClient ?? 'wire';
+    const kafkaLog = createKafkaLog({ brokers: input.brokers, clientId: input.clientId ?? groupId, log: (line) => tally(line, kafkajsErrors, io), producer: client, fetcher: client });
     if (input.mode === 'processor') {
       const log = timedLog(kafkaLog, clock, topics.spans);
       const processor = createProcessor({ log, topics, logger: silentLogger, groupId });
