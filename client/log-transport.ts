@@ -11,8 +11,8 @@
  * the client's own (`kafka` given), the Kafka clients run on a thread of its own
  * (producer-thread.ts): batches cross to it as one transferred buffer each, so the produce path
  * (record batch encoding, CRC, socket writes: log/wire/) never runs between the agent's steps;
- * and the control and policies readers (kafkajs) run there too, since their fetch loop (every
- * 100 ms when idle; a trip returns a fetch at once) and heartbeats would otherwise run between
+ * and the control and policies readers (log/wire's fetcher) run there too, since their fetch
+ * loop (every 100 ms when idle; a trip returns a fetch at once) would otherwise run between
  * the agent's steps. What they read crosses
  * back and is decoded and applied here, as before: guard() reads the breaker board and the
  * policy book synchronously, and startRun resolves only once the thread's reader follows its
@@ -29,6 +29,17 @@ import type { PolicyBook } from '../streams/policies.js';
 import { createEncodedSpans } from './encoded-spans.js';
 import { ProducerThread } from './producer-thread.js';
 import type { Transport, TransportEvents } from './transport.js';
+
+/**
+ * How far back a control partition is read when this client first follows it. Tenant- and
+ * agent-scope trips are written to every control partition when they happen, and a run that
+ * starts later, in a client that was not following that partition yet, must still be refused
+ * while they stand (and a spawned run must hear the trips of the tree it joins). Their resets
+ * are in the same stretch, so the board ends in the state they left: an hour covers the
+ * longest tenant window (65 min with its lateness) and the usual agent cooldowns. A control
+ * partition carries trips only, so an hour of it is little to read.
+ */
+const CONTROL_LOOKBACK_MS = 60 * 60_000;
 
 /** Trees whose spans partition is remembered; forgotten all at once beyond this (bounded memory). */
 const PARTITIONS_REMEMBERED = 10_000;
@@ -95,7 +106,8 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
     },
     async followTree(treeId: string) {
       const partition = partitionForKey(treeId, controlPartitions);
-      await Promise.all([reader!.follow(partition), earlyReader!.follow(partition)]);
+      const from = { sinceMs: Date.now() - CONTROL_LOOKBACK_MS };
+      await Promise.all([reader!.follow(partition, from), earlyReader!.follow(partition, from)]);
     },
     async close() {
       // The readers leave their groups before the thread that runs them ends.

@@ -1,5 +1,5 @@
 /** The messages between the agent's thread and the client's Kafka thread (producer-worker.ts). */
-import type { LogMessage } from '../log/port.js';
+import type { FollowFrom, LogMessage } from '../log/port.js';
 import type { PackedBatch } from './encoded-spans.js';
 
 export interface ProducerWorkerData {
@@ -17,7 +17,7 @@ export type Request =
   | { type: 'send'; batch: PackedBatch }
   | { type: 'partitions'; topic: string }
   | { type: 'reader-start'; reader: number; topic: string; contact: boolean }
-  | { type: 'follow'; reader: number; partition: number; from: 'end' | 'beginning' }
+  | { type: 'follow'; reader: number; partition: number; from: FollowFrom }
   | { type: 'reader-stop'; reader: number };
 
 export type ToProducer =

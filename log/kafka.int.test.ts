@@ -52,9 +52,36 @@ describe('Kafka event log (real broker)', () => {
     expect(got).toEqual(['new']);
   });
 
-  it('shares one consumer among readers of the topics named up front, each hearing only its own, and one stopping leaves the others reading', async () => {
+  it.each(['wire', 'kafkajs'] as const)('reads a partition back from a point in time with the %s fetcher, and resolves once it has everything up to the end', async (fetcher) => {
+    const { topics } = await freshKafka(1);
+    const log = createKafkaLog({ brokers: brokers(), clientId: 'since-reader', fetcher });
+    logs.push(log);
+    const producer = await log.producer();
+    await producer.send(topics.control, [{ key: 'k', value: Buffer.from('an hour ago, as far as this reader cares') }]);
+    await new Promise((ok) => setTimeout(ok, 50));
+    const since = Date.now();
+    await new Promise((ok) => setTimeout(ok, 50));
+    await producer.send(topics.control, [{ key: 'k', value: Buffer.from('recent 1') }, { key: 'k', value: Buffer.from('recent 2') }]);
+    const got: string[] = [];
+    const reader = log.reader(topics.control, (m) => got.push(m.value!.toString()));
+    await reader.start();
+    await reader.follow(0, { sinceMs: since });
+    expect(got).toEqual(['recent 1', 'recent 2']); // delivered before follow() resolved
+    await producer.send(topics.control, [{ key: 'k', value: Buffer.from('later') }]);
+    await eventually('a record after the follow', () => got.includes('later'));
+    // Nothing stamped since: it starts at the end, at once.
+    const none: string[] = [];
+    const quiet = log.reader(topics.control, (m) => none.push(m.value!.toString()));
+    await quiet.start();
+    await quiet.follow(0, { sinceMs: Date.now() + 60_000 });
+    expect(none).toEqual([]);
+    await Promise.all([reader.stop(), quiet.stop()]);
+  });
+
+  // Fusebox's fetcher (default) reads without any consumer group; kafkajs's readers share one private group.
+  it.each(['wire', 'kafkajs'] as const)('shares one %s fetch loop among readers of the topics named up front, each hearing only its own, and one stopping leaves the others reading', async (fetcher) => {
     const { topics } = await freshKafka(3);
-    const log = createKafkaLog({ brokers: brokers(), clientId: 'shared-readers', sharedReaderTopics: [topics.control, topics.controlEarly, topics.policies] });
+    const log = createKafkaLog({ brokers: brokers(), clientId: 'shared-readers', sharedReaderTopics: [topics.control, topics.controlEarly, topics.policies], fetcher });
     logs.push(log);
     const producer = await log.producer();
     await producer.send(topics.policies, [{ key: 'p1', value: Buffer.from('policy before') }]);
@@ -73,15 +100,15 @@ describe('Kafka event log (real broker)', () => {
     await producer.send(topics.control, [0, 1, 2].map((partition) => ({ key: 'k', value: Buffer.from(`c${partition}`), partition })));
     await producer.send(topics.controlEarly, [0, 1, 2].map((partition) => ({ key: 'k', value: Buffer.from(`e${partition}`), partition })));
     await eventually('both followed partitions', () => got.includes('control 1 c1') && got.includes('early 2 e2'));
-    await eventually('a heartbeat reported as contact', () => contacts > 0, 10_000);
-    // One private group subscribed to all three topics: one consumer, not three.
+    await eventually('a fetch answer or heartbeat reported as contact', () => contacts > 0, 10_000);
+    // kafkajs: one private group subscribed to all three topics, one consumer, not three; wire: no group.
     const admin = new Kafka({ brokers: brokers(), logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
       const readerGroups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((id) => id.startsWith('fusebox-reader-'));
       const subscriptions = (await admin.describeGroups(readerGroups)).groups.flatMap((g) => g.members.map((m) => AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []));
       const mine = subscriptions.filter((t) => t.includes(topics.control) || t.includes(topics.controlEarly) || t.includes(topics.policies));
-      expect(mine.map((t) => [...t].sort())).toEqual([[topics.control, topics.controlEarly, topics.policies].sort()]);
+      expect(mine.map((t) => [...t].sort())).toEqual(fetcher === 'kafkajs' ? [[topics.control, topics.controlEarly, topics.policies].sort()] : []);
     } finally {
       await admin.disconnect();
     }

@@ -1,7 +1,7 @@
 /**
- * The event log on a real Kafka cluster: sends, transactions and group consumers' fetching
- * through Fusebox's own Kafka client (wire/: a quarter of kafkajs's CPU per message produced);
- * kafkajs for group membership, admin and partition readers, and for everything on request
+ * The event log on a real Kafka cluster: sends, transactions, group consumers' fetching and
+ * partition readers through Fusebox's own Kafka client (wire/: a quarter of kafkajs's CPU per
+ * message produced); kafkajs for group membership and admin, and for everything on request
  * (`producer: 'kafkajs'`, `fetcher: 'kafkajs'`).
  *
  * Control-path latency matters more than fetch efficiency here: consumers fetch with
@@ -15,7 +15,7 @@ import { partitionForKey } from './partitioner.js';
 import { createWireFetcher } from './wire/fetcher.js';
 import { createWireProducer } from './wire/producer.js';
 import { createWireTransactionalProducer } from './wire/transactional-producer.js';
-import { CommitOutcomeUnknown, type EventLog, type LogBatch, type TopicPartitions, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
+import { CommitOutcomeUnknown, type EventLog, type FollowFrom, type LogBatch, type TopicPartitions, type GroupConsumer, type GroupConsumerOptions, type LogMessage, type LogProducer, type OutgoingMessage, type PartitionLag, type PartitionReader, type ReaderOptions, type TopicSpec, type Transaction, type TransactionalProducer } from './port.js';
 
 export interface KafkaLogOptions {
   brokers: string[];
@@ -266,7 +266,129 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     };
   }
 
-  let sharedReaders: ReturnType<typeof readerGroup> | null = null;
+  /**
+   * Partition readers on Fusebox's fetcher: no consumer group at all (a reader picks its own
+   * partitions and positions), one fetcher (one connection per broker) for the topics it serves.
+   * Following a partition asks its leader for the start (the earliest offset, or the last stable
+   * one: under read_committed nothing past it can be read yet) and hands it to the fetcher; from
+   * 'beginning', follow() resolves once the fetcher has handled everything before the end it saw.
+   * A broker outage needs nothing here: the fetcher keeps its positions and retries. Contact is
+   * every fetch answer (at least every `readerMaxWaitTimeInMs` while partitions are followed),
+   * passed on at most every 250 ms, or a metadata answer each second while none is followed.
+   */
+  function wireReaderGroup(topics: readonly string[]) {
+    interface TopicReader {
+      onMessage: ((message: LogMessage) => void) | null;
+      onContact?: () => void;
+      followed: Set<number>;
+      /** Per partition, everything before this offset was delivered (or was no record: markers). */
+      reached: Map<number, bigint>;
+      waiters: Array<{ partition: number; target: bigint; done: () => void }>;
+    }
+    const byTopic = new Map<string, TopicReader>(topics.map((topic) => [topic, { onMessage: null, followed: new Set(), reached: new Map(), waiters: [] }]));
+    const settle = (state: TopicReader) => {
+      for (let i = state.waiters.length - 1; i >= 0; i--) {
+        const w = state.waiters[i]!;
+        if ((state.reached.get(w.partition) ?? -1n) >= w.target) {
+          state.waiters.splice(i, 1);
+          w.done();
+        }
+      }
+    };
+    let lastContact = 0;
+    const contact = () => {
+      const now = Date.now();
+      if (now - lastContact < 250) return;
+      lastContact = now;
+      for (const state of byTopic.values()) state.onContact?.();
+    };
+    const fetcher = createWireFetcher({
+      brokers: options.brokers,
+      clientId: options.clientId ?? 'fusebox',
+      maxWaitMs: readerMaxWaitTimeInMs,
+      log,
+      onBatch(batch) {
+        const state = byTopic.get(batch.topic);
+        if (!state?.onMessage || !state.followed.has(batch.partition)) return;
+        for (const message of batch.messages) state.onMessage(message);
+      },
+      onHandlerError: (error, batch) => log(`[fusebox] reader of '${batch.topic}': a message handler threw (${error.message}); the batch is delivered again`),
+      onProgress(topic, partition, offset) {
+        const state = byTopic.get(topic);
+        if (!state) return;
+        state.reached.set(partition, offset);
+        settle(state);
+      },
+      onResponse: contact,
+    });
+    let starting: Promise<void> | null = null;
+    let started = 0;
+    let pinger: NodeJS.Timeout | null = null;
+    const close = async () => {
+      starting = null;
+      if (pinger) clearInterval(pinger);
+      pinger = null;
+      await fetcher.stop();
+    };
+    async function start(): Promise<void> {
+      closers.add(close);
+      await fetcher.start();
+      pinger = setInterval(() => {
+        if (Date.now() - lastContact < 1_000 || ![...byTopic.values()].some((s) => s.onContact)) return;
+        fetcher.ping().then(contact, () => {});
+      }, 1_000);
+      pinger.unref();
+    }
+    return {
+      reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions): PartitionReader {
+        const state = byTopic.get(topic)!;
+        return {
+          async start() {
+            state.onMessage = onMessage;
+            state.onContact = readerOptions.onContact;
+            started += 1;
+            starting ??= start().catch((error: Error) => {
+              starting = null; // the next start() tries again
+              throw error;
+            });
+            await starting;
+          },
+          async follow(partition: number, from: FollowFrom = 'end') {
+            if (state.followed.has(partition)) return;
+            const end = await retrying(() => fetcher.offsetAt(topic, partition, 'latest'));
+            const since = typeof from === 'object' ? await retrying(() => fetcher.offsetAt(topic, partition, from.sinceMs)) : null;
+            // No record since then: the offset is -1, and the end is where to start.
+            const at = from === 'end' ? end : from === 'beginning' ? await retrying(() => fetcher.offsetAt(topic, partition, 'earliest')) : since! < 0n ? end : since!;
+            state.followed.add(partition);
+            state.reached.delete(partition);
+            fetcher.assign(topic, partition, at);
+            if (from === 'end' || end <= at) return;
+            await new Promise<void>((done) => {
+              state.waiters.push({ partition, target: end, done });
+              settle(state);
+            });
+          },
+          unfollow(partition: number) {
+            state.followed.delete(partition);
+            state.reached.delete(partition);
+            fetcher.revoke(topic, partition);
+          },
+          async stop() {
+            state.onMessage = null;
+            state.onContact = undefined;
+            for (const partition of state.followed) fetcher.revoke(topic, partition);
+            state.followed.clear();
+            started -= 1;
+            if (started > 0) return;
+            closers.delete(close);
+            await close();
+          },
+        };
+      },
+    };
+  }
+
+  let sharedReaders: ReturnType<typeof readerGroup> | ReturnType<typeof wireReaderGroup> | null = null;
 
   /**
    * One kafkajs consumer reading `topics` for partition readers: a private group of one, so the
@@ -369,18 +491,23 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             starting ??= start();
             await starting;
           },
-          async follow(partition: number, from: 'end' | 'beginning' = 'end') {
+          async follow(partition: number, from: FollowFrom = 'end') {
             if (state.followed.has(partition)) return;
             const offsets = await retrying(async () => (await getAdmin()).fetchTopicOffsets(topic));
             const bounds = offsets.find((o) => o.partition === partition);
             if (!bounds) throw new Error(`topic '${topic}' has no partition ${partition}`);
+            let start = from === 'end' ? bounds.high : bounds.low;
+            if (typeof from === 'object') {
+              const found = (await retrying(async () => (await getAdmin()).fetchTopicOffsetsByTimestamp(topic, from.sinceMs))).find((o) => o.partition === partition);
+              start = found && BigInt(found.offset) >= 0n ? found.offset : bounds.high;
+            }
             state.followed.add(partition);
             state.reached.delete(partition);
-            state.followedFrom.set(partition, BigInt(from === 'end' ? bounds.high : bounds.low));
-            consumer.seek({ topic, partition, offset: from === 'end' ? bounds.high : bounds.low });
+            state.followedFrom.set(partition, BigInt(start));
+            consumer.seek({ topic, partition, offset: start });
             consumer.resume([{ topic, partitions: [partition] }]);
             const target = BigInt(bounds.high);
-            if (from === 'end' || target <= BigInt(bounds.low)) return;
+            if (from === 'end' || target <= BigInt(start)) return;
             await new Promise<void>((done) => {
               state.waiters.push({ partition, target, done });
               settle(state);
@@ -557,11 +684,12 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     },
     committedOffsets,
     reader(topic: string, onMessage: (message: LogMessage) => void, readerOptions: ReaderOptions = {}): PartitionReader {
+      const group = (options.fetcher ?? 'wire') === 'wire' ? wireReaderGroup : readerGroup;
       if (options.sharedReaderTopics?.includes(topic)) {
-        sharedReaders ??= readerGroup(options.sharedReaderTopics);
+        sharedReaders ??= group(options.sharedReaderTopics);
         return sharedReaders.reader(topic, onMessage, readerOptions);
       }
-      return readerGroup([topic]).reader(topic, onMessage, readerOptions);
+      return group([topic]).reader(topic, onMessage, readerOptions);
     },
     async close() {
       await Promise.allSettled([...closers].map((close) => close()));

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { partitionForKey } from './partitioner.js';
 import type {
-  EventLog, GroupConsumer, GroupConsumerOptions, LogBatch, LogMessage, LogProducer, OffsetToCommit, OutgoingMessage,
+  EventLog, FollowFrom, GroupConsumer, GroupConsumerOptions, LogBatch, LogMessage, LogProducer, OffsetToCommit, OutgoingMessage,
   PartitionReader, TopicSpec, Transaction, TransactionalProducer,
 } from './port.js';
 
@@ -188,12 +188,13 @@ export function createMemoryLog(): EventLog {
           partitionsOf(topic);
           appended.on('append', deliver);
         },
-        async follow(partition: number, from: 'end' | 'beginning' = 'end') {
+        async follow(partition: number, from: FollowFrom = 'end') {
           if (positions.has(partition)) return;
           const log = partitionsOf(topic)[partition];
           if (!log) throw new Error(`topic '${topic}' has no partition ${partition}`);
-          positions.set(partition, from === 'end' ? log.length : 0);
-          if (from === 'beginning') deliver(topic);
+          const since = typeof from === 'object' ? log.findIndex((m) => m.timestampMs >= from.sinceMs) : -1;
+          positions.set(partition, from === 'end' ? log.length : from === 'beginning' ? 0 : since < 0 ? log.length : since);
+          if (from !== 'end') deliver(topic);
         },
         unfollow(partition: number) {
           positions.delete(partition);

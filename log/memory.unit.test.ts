@@ -25,6 +25,28 @@ describe('in-memory event log', () => {
     expect(seen).toEqual(['1', '2', '3', '4']);
   });
 
+  it('reads a partition back from a point in time, delivering it before follow() resolves', async () => {
+    const log = createMemoryLog();
+    await log.ensureTopics([{ topic: 'control', partitions: 1 }]);
+    const producer = await log.producer();
+    await producer.send('control', [{ key: 'k', value: value('old') }]);
+    await new Promise((ok) => setTimeout(ok, 5));
+    const since = Date.now();
+    await producer.send('control', [{ key: 'k', value: value('recent') }]);
+    const got: string[] = [];
+    const reader = log.reader('control', (m: LogMessage) => got.push(m.value!.toString()));
+    await reader.start();
+    await reader.follow(0, { sinceMs: since });
+    expect(got).toEqual(['recent']);
+    const quiet: string[] = [];
+    const later = log.reader('control', (m: LogMessage) => quiet.push(m.value!.toString()));
+    await later.start();
+    await later.follow(0, { sinceMs: Date.now() + 60_000 }); // nothing since: from the end
+    await producer.send('control', [{ key: 'k', value: value('new') }]);
+    await new Promise((ok) => setTimeout(ok, 5));
+    expect(quiet).toEqual(['new']);
+  });
+
   it('does not commit a batch whose handler threw, and reports the crash', async () => {
     const log = createMemoryLog();
     await log.ensureTopics([{ topic: 't', partitions: 1 }]);

@@ -152,15 +152,19 @@ export interface PartitionLag {
  * follows the control partitions its trees hash to without reading the others, how a
  * processor restores its state changelog, and how it reads every policy.
  */
+/** Where a reader starts a partition: its end, its beginning, or the first record since a time (ms). */
+export type FollowFrom = 'end' | 'beginning' | { sinceMs: number };
+
 export interface PartitionReader {
   start(): Promise<void>;
   /**
    * Starts delivering `partition`. From 'end': resolves once the position is fixed, so
-   * anything produced afterwards is delivered. From 'beginning': resolves once everything that
-   * was in the partition when called has been delivered. Following a followed partition is a
-   * no-op.
+   * anything produced afterwards is delivered. From 'beginning', or `{ sinceMs }` (the first
+   * record stamped at or after that time; the end if none is): resolves once everything that
+   * was in the partition when called, from there on, has been delivered. Following a followed
+   * partition is a no-op.
    */
-  follow(partition: number, from?: 'end' | 'beginning'): Promise<void>;
+  follow(partition: number, from?: FollowFrom): Promise<void>;
   /** Stops delivering `partition`. */
   unfollow(partition: number): void;
   stop(): Promise<void>;

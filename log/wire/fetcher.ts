@@ -33,6 +33,10 @@ export interface WireFetcherOptions {
   onBatch(batch: LogBatch): Promise<void> | void;
   /** A handler threw (its batch is handled again after a backoff). */
   onHandlerError?(error: Error, batch: LogBatch): void;
+  /** Everything of the partition before `offset` has been handled (control records and aborted transactions included): how a reader knows it caught up. */
+  onProgress?(topic: string, partition: number, offset: bigint): void;
+  /** A broker answered a fetch: the log is reachable. */
+  onResponse?(): void;
   /** Problems the fetcher retries by itself (unreachable broker, stale leader, reset positions). */
   log?(line: string): void;
   /** How long the broker may hold a fetch waiting for `minBytes`. Default 25 ms. */
@@ -80,7 +84,7 @@ interface PartitionState {
   /** Not fetched before this time (Date.now ms): after a handler failure or a partition error. */
   notBefore: number;
   highWatermark: bigint | null;
-  /** Next offset after the last batch handled. */
+  /** Everything before this offset has been handled (or skipped: control records, aborted transactions). */
   handledTo: bigint | null;
   failures: number;
 }
@@ -223,6 +227,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
       } finally {
         for (const state of mine) state.inFlight = false;
       }
+      options.onResponse?.();
       for (const fetched of answer) {
         const state = partitions.get(keyOf(fetched.topic, fetched.partition));
         const asked = state && sent.get(state);
@@ -249,6 +254,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
           state.waiting = { topic: state.topic, partition: state.partition, messages: decoded.messages };
           enqueue(state);
         }
+        settle(state);
       }
     }
   }
@@ -307,7 +313,6 @@ export function createWireFetcher(options: WireFetcherOptions) {
       try {
         await options.onBatch(batch);
         state.failures = 0;
-        if (state.epoch === epoch) state.handledTo = BigInt(batch.messages.at(-1)!.offset) + 1n;
       } catch (error) {
         options.onHandlerError?.(error as Error, batch);
         // Handled again from its first offset, unless the handler sought elsewhere meanwhile.
@@ -324,9 +329,17 @@ export function createWireFetcher(options: WireFetcherOptions) {
     void done.then(() => {
       handlers.delete(done);
       enqueue(state);
+      settle(state);
       while (handlingCount < concurrency && ready.length > 0) enqueue(ready.shift()!);
       void wake();
     });
+  }
+
+  /** With nothing fetched left to handle, everything before the position is handled. */
+  function settle(state: PartitionState): void {
+    if (state.handling || state.waiting !== null || state.paused || state.handledTo === state.position) return;
+    state.handledTo = state.position;
+    options.onProgress?.(state.topic, state.partition, state.position);
   }
 
   function seekState(state: PartitionState, offset: bigint): void {
@@ -362,8 +375,15 @@ export function createWireFetcher(options: WireFetcherOptions) {
       state.paused = false;
       void wake();
     },
-    /** The partition's earliest or latest offset (the last stable one under read_committed). */
-    offsetAt: (topic: string, partition: number, which: 'earliest' | 'latest') => listOffset(topic, partition, which === 'earliest' ? EARLIEST : LATEST),
+    /** Asks any broker for metadata: whether the log is reachable while no partition is fetched. */
+    ping: async (): Promise<void> => {
+      await cluster.askAnyBroker([]);
+    },
+    /**
+     * The partition's earliest or latest offset (the last stable one under read_committed), or
+     * the first offset stamped at or after a time in ms (-1 when none is).
+     */
+    offsetAt: (topic: string, partition: number, which: 'earliest' | 'latest' | number) => listOffset(topic, partition, which === 'earliest' ? EARLIEST : which === 'latest' ? LATEST : BigInt(which)),
     /** Whether the partition is assigned (paused or not). */
     has: (topic: string, partition: number) => partitions.has(keyOf(topic, partition)),
     /** Stops reading a partition; a batch being handled finishes, nothing more is delivered. */

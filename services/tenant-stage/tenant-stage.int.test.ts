@@ -55,8 +55,11 @@ describe('tenant cost velocity (real Kafka)', () => {
     await spend(runA, 6_000);
     await spend(runB, 5_000);
 
+    // Started once the halt is published: the client hears it by reading back its tree's control
+    // partition on following it (client/log-transport.ts, CONTROL_LOOKBACK_MS), not by luck of timing.
+    await eventually('the tenant stage to halt the tenant', () => stage.stats().trips === 1);
     const runC = await c.startRun();
-    const refused = await eventually('a third agent of the tenant to be refused', () => halt(runC));
+    const refused = await eventually('a third agent of the tenant, started after the halt, to be refused', () => halt(runC));
     expect(refused).toMatchObject({ scope: 'tenant', reason: { detector: 'tenant_cost_velocity', threshold: 10_000, observed: 11_000, windowMs: 1_000 }, policy: { id: 'acme-rate', version: 1 } });
     expect(halt(runA)?.scope).toBe('tenant');
 
