@@ -27,8 +27,9 @@ export function createCluster(options: ClusterOptions) {
   const topics = new Map<string, TopicMetadata>();
   const refreshing = new Map<string, Promise<TopicMetadata>>();
 
-  function connection(host: string, port: number): BrokerConnection {
-    const key = `${host}:${port}`;
+  /** `lane` names a second connection to the same broker (requests on one connection are answered in turn). */
+  function connection(host: string, port: number, lane = ''): BrokerConnection {
+    const key = `${host}:${port}${lane ? `#${lane}` : ''}`;
     let existing = connections.get(key);
     if (!existing || !existing.alive) {
       existing = new BrokerConnection(host, port, options.clientId, options.requestTimeoutMs, options.connectTimeoutMs);
@@ -89,10 +90,10 @@ export function createCluster(options: ClusterOptions) {
     forget(topic: string): void {
       topics.delete(topic);
     },
-    /** The connection to broker `nodeId`, or null if it is not among the known brokers. */
-    connectionTo(nodeId: number): BrokerConnection | null {
+    /** The connection to broker `nodeId` (on `lane`, if named), or null if it is not among the known brokers. */
+    connectionTo(nodeId: number, lane = ''): BrokerConnection | null {
       const address = addresses.get(nodeId);
-      return address ? connection(address.host, address.port) : null;
+      return address ? connection(address.host, address.port, lane) : null;
     },
     close(): void {
       for (const open of connections.values()) open.close();

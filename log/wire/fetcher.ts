@@ -81,6 +81,8 @@ interface PartitionState {
   handling: boolean;
   /** A fetch for it is out. */
   inFlight: boolean;
+  /** Answered since it was assigned or sought: until then it is fetched on the first lane. */
+  answered: boolean;
   /** Not fetched before this time (Date.now ms): after a handler failure or a partition error. */
   notBefore: number;
   highWatermark: bigint | null;
@@ -104,8 +106,17 @@ export function createWireFetcher(options: WireFetcherOptions) {
     error: (message, retriable) => new KafkaFetchError(message, retriable),
   });
   const partitions = new Map<string, PartitionState>();
-  /** Per leader node id, its fetch loop while one runs. */
-  const loops = new Map<number, Promise<void>>();
+  /**
+   * Per leader and lane, its fetch loop while one runs. Two lanes, each on its own connection
+   * (and neither on the one metadata and ListOffsets use):
+   * 'steady' long-polls (up to maxWaitMs) for partitions already answered once; 'first' asks
+   * at once (no wait) for partitions just assigned or sought, so a newly followed partition
+   * never waits behind a long poll in flight for the others (a client's startRun waits on it).
+   */
+  const loops = new Map<string, Promise<void>>();
+  const firstFetchOptions = { ...fetchOptions, maxWaitMs: 0 } as const;
+  type Lane = 'steady' | 'first';
+  const laneOf = (state: PartitionState): Lane => (state.answered ? 'steady' : 'first');
   /** Partitions ready to be handled, waiting for a free slot of `concurrency`. */
   const ready: PartitionState[] = [];
   let handlingCount = 0;
@@ -148,11 +159,15 @@ export function createWireFetcher(options: WireFetcherOptions) {
         if (leader < 0) {
           cluster.forget(topic);
           backOff(state);
-        } else if (!loops.has(leader)) {
-          loops.set(leader, fetchLoop(leader).finally(() => {
-            loops.delete(leader);
-            if (running) void wake();
-          }));
+        } else {
+          const lane = laneOf(state);
+          const key = `${leader}:${lane}`;
+          if (!loops.has(key)) {
+            loops.set(key, fetchLoop(leader, lane).finally(() => {
+              loops.delete(key);
+              if (running) void wake();
+            }));
+          }
         }
       }
     }
@@ -180,13 +195,13 @@ export function createWireFetcher(options: WireFetcherOptions) {
     schedule(state.notBefore - Date.now());
   }
 
-  /** Fetches for `leader`'s partitions until none of them is fetchable. */
-  async function fetchLoop(leader: number): Promise<void> {
+  /** Fetches for `leader`'s partitions of `lane` until none of them is fetchable. */
+  async function fetchLoop(leader: number, lane: Lane): Promise<void> {
     while (running) {
       const now = Date.now();
       const mine: PartitionState[] = [];
       for (const state of partitions.values()) {
-        if (!fetchable(state, now)) continue;
+        if (!fetchable(state, now) || laneOf(state) !== lane) continue;
         let leaders: number[];
         try {
           leaders = (await cluster.metadataOf(state.topic)).leaders;
@@ -196,7 +211,9 @@ export function createWireFetcher(options: WireFetcherOptions) {
         if (leaders[state.partition] === leader) mine.push(state);
       }
       if (mine.length === 0) return;
-      const connection = cluster.connectionTo(leader);
+      // Never the default connection: metadata and ListOffsets go there, and must not queue
+      // behind a long poll (a follow's ListOffsets waited out a 100 ms fetch twice, measured).
+      const connection = cluster.connectionTo(leader, lane);
       if (!connection) {
         for (const state of mine) {
           cluster.forget(state.topic);
@@ -215,7 +232,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
       }
       let answer: ReturnType<typeof decodeFetch>;
       try {
-        answer = decodeFetch(await connection.request(API_FETCH, 4, [fetchRequestBody(fetchOptions, [...byTopic.values()])]));
+        answer = decodeFetch(await connection.request(API_FETCH, 4, [fetchRequestBody(lane === 'first' ? firstFetchOptions : fetchOptions, [...byTopic.values()])]));
       } catch (error) {
         for (const state of mine) {
           state.inFlight = false;
@@ -237,6 +254,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
           continue;
         }
         state.failures = 0;
+        state.answered = true;
         state.highWatermark = fetched.highWatermark;
         let decoded: ReturnType<typeof decodeRecords>;
         try {
@@ -256,6 +274,9 @@ export function createWireFetcher(options: WireFetcherOptions) {
         }
         settle(state);
       }
+      // A partition sought while this fetch was out could not be taken by the other lane's loop
+      // (it was in flight here): let that loop start now if it has work.
+      void wake();
     }
   }
 
@@ -345,6 +366,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
   function seekState(state: PartitionState, offset: bigint): void {
     state.position = offset;
     state.epoch += 1;
+    state.answered = false;
     state.waiting = null;
     const queued = ready.indexOf(state);
     if (queued >= 0) ready.splice(queued, 1);
@@ -364,7 +386,7 @@ export function createWireFetcher(options: WireFetcherOptions) {
         seekState(existing, offset);
         existing.paused = false;
       } else {
-        partitions.set(key, { topic, partition, position: offset, epoch: 0, paused: false, waiting: null, handling: false, inFlight: false, notBefore: 0, highWatermark: null, handledTo: null, failures: 0 });
+        partitions.set(key, { topic, partition, position: offset, epoch: 0, paused: false, waiting: null, handling: false, inFlight: false, answered: false, notBefore: 0, highWatermark: null, handledTo: null, failures: 0 });
       }
       void wake();
     },
