@@ -90,24 +90,29 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     return count;
   }
 
-  /** Connects at once (as kafkajs's connect() does), so a broker that is not there fails here. */
-  async function wireProducer(): Promise<LogProducer> {
-    const producer = createWireProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox' });
-    const close = () => producer.close();
+  /** Registers `close` with the log, then `start`s: one that fails is closed again and throws. */
+  async function opened(close: () => Promise<void>, start: () => Promise<void>): Promise<void> {
     closers.add(close);
     try {
-      await producer.connect();
+      await start();
     } catch (error) {
       closers.delete(close);
       await close();
       throw error;
     }
+  }
+
+  /** Connects at once (as kafkajs's connect() does), so a broker that is not there fails here. */
+  async function wireProducer(): Promise<LogProducer> {
+    const producer = createWireProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox' });
+    const close = () => producer.close();
+    await opened(close, () => producer.connect());
     return {
       async send(topic, messages) {
         if (messages.length === 0) return;
         // The producer's own metadata (cached) says how many partitions the keys hash over.
         const partitions = messages.some((m) => m.partition === undefined) ? await producer.partitionCount(topic) : 0;
-        await producer.send(topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })));
+        await producer.send(topic, routed(messages, partitions));
       },
       async close() {
         closers.delete(close);
@@ -224,27 +229,20 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
   async function wireTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
     const producer = createWireTransactionalProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox', transactionalId });
     const close = () => producer.close();
-    closers.add(close);
-    try {
-      // Now, not at the first transaction: creating this producer fences an older one with the
-      // same id and aborts whatever it left open.
-      await producer.init();
-    } catch (error) {
-      closers.delete(close);
-      await close();
-      throw error;
-    }
+    // Now, not at the first transaction: creating this producer fences an older one with the
+    // same id and aborts whatever it left open.
+    await opened(close, () => producer.init());
     return {
       async begin(): Promise<Transaction> {
         const txn = await producer.begin();
         const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
-          const routed: Array<[string, Array<{ key: string; value: Buffer | null; headers?: Record<string, string>; partition: number }>]> = [];
+          const byTopic: Array<[string, Array<OutgoingMessage & { partition: number }>]> = [];
           for (const [topic, messages] of entries) {
             if (messages.length === 0) continue;
             const partitions = messages.some((m) => m.partition === undefined) ? await partitionCount(topic) : 0;
-            routed.push([topic, messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) }))]);
+            byTopic.push([topic, routed(messages, partitions)]);
           }
-          if (routed.length > 0) await txn.send(routed);
+          if (byTopic.length > 0) await txn.send(byTopic);
         };
         return {
           send: (topic, messages) => sendBatch([[topic, messages]]),
@@ -580,7 +578,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
           await producer.send({
             topic,
             acks: -1,
-            messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })),
+            messages: routed(messages, partitions),
           });
         },
         async close() {
@@ -612,7 +610,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
             for (const [topic, messages] of entries) {
               if (messages.length === 0) continue;
               const partitions = await partitionCount(topic);
-              topicMessages.push({ topic, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) })) });
+              topicMessages.push({ topic, messages: routed(messages, partitions) });
             }
             if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
           };
@@ -785,6 +783,11 @@ function onceJoined(consumer: Consumer): Promise<void> {
   return new Promise((ok) => {
     const remove = consumer.on(consumer.events.GROUP_JOIN, () => { remove(); ok(); });
   });
+}
+
+/** Each message with its partition: the one it names, or the one its key hashes to among `partitions`. */
+function routed(messages: readonly OutgoingMessage[], partitions: number): Array<OutgoingMessage & { partition: number }> {
+  return messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers, partition: m.partition ?? partitionForKey(m.key, partitions) }));
 }
 
 function toLogMessage(topic: string, partition: number, m: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string; headers?: Record<string, unknown> }): LogMessage {
