@@ -36,6 +36,10 @@ export function createCodec<T>(name: string, reader: object, olderWriters: objec
     const parsed = parseSchema(writer);
     readers.set(parsed.fingerprint.toString('hex'), { type: current.type, resolver: current.type.createResolver(parsed.type) });
   }
+  const currentHex = current.fingerprint.toString('hex');
+  const currentEntry = readers.get(currentHex)!;
+  const currentHigh = current.fingerprint.readUInt32BE(0);
+  const currentLow = current.fingerprint.readUInt32BE(4);
   const header = Buffer.concat([Buffer.from([MARKER_0, MARKER_1]), current.fingerprint]);
   // Encoding writes header and body into one reused scratch buffer and copies the message out
   // once: avsc's toBuffer zero-fills a fresh buffer per value and Buffer.concat copied it again,
@@ -65,8 +69,11 @@ export function createCodec<T>(name: string, reader: object, olderWriters: objec
       if (bytes.length < HEADER_BYTES || bytes[0] !== MARKER_0 || bytes[1] !== MARKER_1) {
         throw new SchemaError('NOT_SINGLE_OBJECT', `${name}: not Avro single-object encoding (expected bytes C3 01 and an 8-byte fingerprint, got ${preview(bytes)})`);
       }
-      const fingerprint = bytes.subarray(2, HEADER_BYTES).toString('hex');
-      const entry = readers.get(fingerprint);
+      // The current schema's fingerprint (nearly every message) is compared as two words: no hex
+      // string and no map lookup per message.
+      const isCurrent = bytes.readUInt32BE(2) === currentHigh && bytes.readUInt32BE(6) === currentLow;
+      const fingerprint = isCurrent ? currentHex : bytes.subarray(2, HEADER_BYTES).toString('hex');
+      const entry = isCurrent ? currentEntry : readers.get(fingerprint);
       if (!entry) {
         throw new SchemaError('UNKNOWN_FINGERPRINT', `${name}: unknown writer schema fingerprint ${fingerprint}; known: ${[...readers.keys()].join(', ')}`);
       }
