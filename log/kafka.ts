@@ -225,6 +225,35 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     };
   }
 
+  /**
+   * A transaction on the port from a client's own: messages routed to their partitions (the
+   * partition count asked only when a key must be hashed), empty topics left out, and a failed
+   * commit reported as of unknown outcome (the caller must not publish the same outputs again).
+   */
+  function transaction(send: (entries: Array<[string, Array<OutgoingMessage & { partition: number }>]>) => Promise<void>, commit: () => Promise<void>, abort: () => Promise<void>): Transaction {
+    const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
+      const byTopic: Array<[string, Array<OutgoingMessage & { partition: number }>]> = [];
+      for (const [topic, messages] of entries) {
+        if (messages.length === 0) continue;
+        const partitions = messages.some((m) => m.partition === undefined) ? await partitionCount(topic) : 0;
+        byTopic.push([topic, routed(messages, partitions)]);
+      }
+      if (byTopic.length > 0) await send(byTopic);
+    };
+    return {
+      send: (topic, messages) => sendBatch([[topic, messages]]),
+      sendBatch,
+      async commit() {
+        try {
+          await commit();
+        } catch (cause) {
+          throw new CommitOutcomeUnknown({ cause });
+        }
+      },
+      abort,
+    };
+  }
+
   /** Fusebox's own transactional producer (wire/transactional-producer.ts). */
   async function wireTransactionalProducer(transactionalId: string): Promise<TransactionalProducer> {
     const producer = createWireTransactionalProducer({ brokers: options.brokers, clientId: options.clientId ?? 'fusebox', transactionalId });
@@ -235,27 +264,7 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
     return {
       async begin(): Promise<Transaction> {
         const txn = await producer.begin();
-        const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
-          const byTopic: Array<[string, Array<OutgoingMessage & { partition: number }>]> = [];
-          for (const [topic, messages] of entries) {
-            if (messages.length === 0) continue;
-            const partitions = messages.some((m) => m.partition === undefined) ? await partitionCount(topic) : 0;
-            byTopic.push([topic, routed(messages, partitions)]);
-          }
-          if (byTopic.length > 0) await txn.send(byTopic);
-        };
-        return {
-          send: (topic, messages) => sendBatch([[topic, messages]]),
-          sendBatch,
-          async commit() {
-            try {
-              await txn.commit();
-            } catch (cause) {
-              throw new CommitOutcomeUnknown({ cause });
-            }
-          },
-          abort: () => txn.abort(),
-        };
+        return transaction((entries) => txn.send(entries), () => txn.commit(), () => txn.abort());
       },
       async close() {
         closers.delete(close);
@@ -605,29 +614,11 @@ export function createKafkaLog(options: KafkaLogOptions): EventLog {
       return {
         async begin(): Promise<Transaction> {
           const txn = await producer.transaction();
-          const sendBatch = async (entries: Array<[string, OutgoingMessage[]]>) => {
-            const topicMessages = [];
-            for (const [topic, messages] of entries) {
-              if (messages.length === 0) continue;
-              const partitions = await partitionCount(topic);
-              topicMessages.push({ topic, messages: routed(messages, partitions) });
-            }
-            if (topicMessages.length > 0) await txn.sendBatch({ acks: -1, topicMessages });
-          };
-          return {
-            send: (topic, messages) => sendBatch([[topic, messages]]),
-            sendBatch,
-            async commit() {
-              try {
-                await txn.commit();
-              } catch (cause) {
-                throw new CommitOutcomeUnknown({ cause });
-              }
-            },
-            async abort() {
-              if (txn.isActive()) await txn.abort();
-            },
-          };
+          return transaction(
+            (entries) => txn.sendBatch({ acks: -1, topicMessages: entries.map(([topic, messages]) => ({ topic, messages })) }).then(() => {}),
+            () => txn.commit(),
+            async () => { if (txn.isActive()) await txn.abort(); },
+          );
         },
         async close() {
           closers.delete(close);
