@@ -10,7 +10,7 @@
  * from any agent of the same partition). Spend counters live in the first stage and never
  * reset here.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import { z } from 'zod';
 import type { AgentSignal, ControlScope } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
@@ -68,7 +68,7 @@ export function initialAgentState(tenantId: string, agentId: string): AgentState
 }
 
 function id(state: AgentState, ...parts: Array<string | number>): string {
-  return createHash('sha256').update([AGENT_BREAKER, state.tenantId, state.agentId, ...parts].join('|')).digest('hex').slice(0, 32);
+  return sha256Hex([AGENT_BREAKER, state.tenantId, state.agentId, ...parts].join('|')).slice(0, 32);
 }
 
 function transition(state: AgentState, input: Parameters<typeof move>[1], atMs: number): AgentState {

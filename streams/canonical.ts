@@ -2,7 +2,7 @@
  * Canonical JSON and its hash: the same arguments give the same hash whatever the key order
  * or whitespace, so loop detection compares hashes without shipping arguments.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** JSON with object keys sorted at every depth; `undefined` members dropped as JSON does. */
 export function canonicalJson(value: unknown): string {
@@ -21,5 +21,5 @@ export function canonicalJson(value: unknown): string {
 
 /** 128 bits of SHA-256 over the canonical JSON, hex: collision-safe and short on the wire. */
 export function canonicalHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex').slice(0, 32);
+  return sha256Hex(canonicalJson(value)).slice(0, 32);
 }

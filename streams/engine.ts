@@ -18,7 +18,7 @@
  *   breaker; summaries are dropped after `summaryRetentionMs` idle.
  * - The engine records what changed per tree (`changes`): the changelog writes only that.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import type { BreakerEvent, ControlEvent, SpanEvent } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
 import { DETECTORS, type Detector, type DetectorName, type Finding } from './detectors/index.js';
@@ -460,7 +460,7 @@ function isOpen(tree: TreeLedger, scope: 'run' | 'tree', target: string): boolea
 }
 
 function decisionId(action: string, detector: string, scope: string, target: string, episode: number): string {
-  return createHash('sha256').update(`${action}|${detector}|${scope}|${target}|${episode}`).digest('hex').slice(0, 32);
+  return sha256Hex(`${action}|${detector}|${scope}|${target}|${episode}`).slice(0, 32);
 }
 
 function controlFor(id: string, action: 'trip' | 'warn', detector: Detector, finding: Finding, scope: 'run' | 'tree', target: string, trigger: SpanEvent, governing: Governing): ControlEvent {

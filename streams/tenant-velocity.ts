@@ -9,7 +9,7 @@
  * event time within the limit; summaries come even without spend, so time moves on while the
  * tenant's runs are halted.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 import type { TenantSpend } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
 import { addSpend, maxWindowSpend, type CostVelocityParams, type CostVelocityState } from './detectors/cost-velocity.js';
@@ -53,7 +53,7 @@ export function step(state: TenantState, summary: TenantSpend, params: CostVeloc
   let next: TenantState = { ...state, window, newestMs, seen: [...state.seen.slice(-(SEEN - 1)), summary.signalId] };
   const decide = (action: 'trip' | 'reset', observed: number, timeMs: number, message: string): TenantDecision[] => {
     next = { ...next, breaker: move(next.breaker, action, timeMs), transitions: next.transitions + 1 };
-    const eventId = createHash('sha256').update(`${TENANT_COST_VELOCITY}|${state.tenantId}|${next.transitions}`).digest('hex').slice(0, 32);
+    const eventId = sha256Hex(`${TENANT_COST_VELOCITY}|${state.tenantId}|${next.transitions}`).slice(0, 32);
     return [{ eventId, action, threshold: params.maxMicros, observed, windowMs: params.windowMs, message, timeMs }];
   };
 
