@@ -18,6 +18,7 @@
  *   breaker; summaries are dropped after `summaryRetentionMs` idle.
  * - The engine records what changed per tree (`changes`): the changelog writes only that.
  */
+import { ShardedMap } from './sharded-map.js';
 import { sha256Hex } from './sha256.js';
 import type { BreakerEvent, ControlEvent, SpanEvent } from '../schemas/index.js';
 import { closedBreaker, move, type Breaker } from './breaker.js';
@@ -143,6 +144,11 @@ export interface EngineOptions {
   summaryRetentionMs?: number;
   /** Idle time after which runs without a run_end count as ended. */
   abandonedAfterMs?: number;
+  /**
+   * The shard of a tree (the processor's: the spans partition of its id), so `evictIdle` can
+   * sweep one shard without walking the others' trees. Default: one shard.
+   */
+  shardOf?: (treeId: string) => number;
 }
 
 /**
@@ -173,8 +179,9 @@ export function createEngine(options: EngineOptions = {}) {
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const summaryRetentionMs = options.summaryRetentionMs ?? DEFAULT_SUMMARY_RETENTION_MS;
   const abandonedAfterMs = options.abandonedAfterMs ?? DEFAULT_ABANDONED_AFTER_MS;
-  const trees = new Map<string, TreeLedger>();
-  const summaries = new Map<string, TreeSummary>();
+  const shardOf = options.shardOf ?? (() => 0);
+  const trees = new ShardedMap<TreeLedger>(shardOf);
+  const summaries = new ShardedMap<TreeSummary>(shardOf);
   /** Per tree, the runs changed (or gone) since its last `changes` call. */
   const dirty = new Map<string, Set<string>>();
 
@@ -329,15 +336,17 @@ export function createEngine(options: EngineOptions = {}) {
     },
 
     /**
-     * Evicts the trees `which` selects that finished and have been idle longer than the
-     * retention, as of `highWaterMs` (the newest event time of their partition: event time,
-     * never the wall clock), keeping their summaries; drops summaries idle past their own
-     * retention. Returns the trees changed, whose changelog records must now be written.
+     * Evicts the trees of `shard` (all shards if undefined) that finished and have been idle
+     * longer than the retention, as of `highWaterMs` (the newest event time of their partition:
+     * event time, never the wall clock), keeping their summaries; drops summaries idle past their
+     * own retention. Returns the trees changed, whose changelog records must now be written.
      */
-    evictIdle(highWaterMs: number, which: (treeId: string) => boolean = () => true): string[] {
+    evictIdle(highWaterMs: number, shard?: number): string[] {
       const changed: string[] = [];
-      for (const tree of trees.values()) {
-        if (!evictable(tree, highWaterMs) || !which(tree.treeId)) continue;
+      // Deleting the entry being visited is safe in a Map walk; the summaries added meanwhile
+      // are within their retention, so the walk below passes them by.
+      for (const tree of trees.valuesIn(shard)) {
+        if (!evictable(tree, highWaterMs)) continue;
         trees.delete(tree.treeId);
         // Runs written inline went with the tree's record; runs of their own need tombstones.
         if (tree.splitRuns) for (const runId of tree.runs.keys()) markRun(tree.treeId, runId);
@@ -347,8 +356,8 @@ export function createEngine(options: EngineOptions = {}) {
         summaries.set(tree.treeId, { tenantId: tree.tenantId, treeId: tree.treeId, costMicros: tree.costMicros, tokens: tree.tokens, lastEventMs: tree.lastEventMs, states, breakers: tree.breakers });
         changed.push(tree.treeId);
       }
-      for (const summary of summaries.values()) {
-        if (highWaterMs - summary.lastEventMs <= summaryRetentionMs || !which(summary.treeId)) continue;
+      for (const summary of summaries.valuesIn(shard)) {
+        if (highWaterMs - summary.lastEventMs <= summaryRetentionMs) continue;
         summaries.delete(summary.treeId);
         if (!changed.includes(summary.treeId)) changed.push(summary.treeId);
       }

@@ -188,12 +188,16 @@ describe('engine eviction (event time)', () => {
     expect(engine.evictIdle(t0 + 24 * HOUR + 1)).toEqual(['t']);
   });
 
-  it('evicts only the trees `which` selects (the partition being swept)', () => {
-    const engine = createEngine({ retentionMs: HOUR });
-    finished(engine, 'a');
-    finished(engine, 'b');
-    expect(engine.evictIdle(t0 + 2 * HOUR, (id) => id === 'b')).toEqual(['b']);
-    expect(engine.treeIds()).toEqual(['a']);
+  it('evicts only the trees of the shard swept (the partition)', () => {
+    const engine = createEngine({ retentionMs: HOUR, summaryRetentionMs: 24 * HOUR, shardOf: (id) => (id === 'b' || id === 'd' ? 1 : 0) });
+    for (const id of ['a', 'b', 'c', 'd']) finished(engine, id);
+    expect(engine.evictIdle(t0 + 2 * HOUR, 1)).toEqual(['b', 'd']);
+    expect(engine.treeIds()).toEqual(['a', 'c']);
+    expect(engine.evictIdle(t0 + 2 * HOUR, 0)).toEqual(['a', 'c']);
+    // Summaries expire shard by shard too.
+    expect(engine.evictIdle(t0 + 25 * HOUR, 0)).toEqual(['a', 'c']);
+    expect(engine.summary('b')).toBeDefined();
+    expect(engine.evictIdle(t0 + 25 * HOUR)).toEqual(['b', 'd']);
   });
 
   it('a late event for an evicted tree carries on its budget and its open breakers', () => {

@@ -71,7 +71,9 @@ export function createProcessor(options: ProcessorOptions) {
   const { log, topics, logger } = options;
   const groupId = options.groupId ?? 'fusebox-processor';
   const book = options.policies ?? createPolicyBook();
-  const engine: Engine = createEngine({ policies: book, ...options.eviction });
+  // Trees are sharded by the spans partition of their id, as the log partitions them: a sweep
+  // walks only the partition it sweeps.
+  const engine: Engine = createEngine({ policies: book, ...options.eviction, shardOf: (treeId) => partitionForKey(treeId, partitions) });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
   const pricing = createPricing(log, topics.prices, logger.child('prices'));
   const early = options.earlyTrips === false ? null : createEarlyLane(log, topics.controlEarly, logger.child('early'));
@@ -91,7 +93,7 @@ export function createProcessor(options: ProcessorOptions) {
     }
     if (now - last < SWEEP_EVERY_MS) return;
     sweptAt.set(partition, now);
-    const evicted = engine.evictIdle(now, (treeId) => partitionForKey(treeId, partitions) === partition);
+    const evicted = engine.evictIdle(now, partition);
     for (const treeId of evicted) touched.add(treeId);
     stats.treesEvicted += evicted.length;
   }
