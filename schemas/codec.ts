@@ -27,7 +27,16 @@ export function parseSchema(schema: object): { type: avro.Type; fingerprint: Buf
   return { type, fingerprint: fingerprintBytes(JSON.stringify(type.schema())) };
 }
 
-export function createCodec<T>(name: string, reader: object, olderWriters: object[] = []): Codec<T> {
+/**
+ * A hand-written reader of one schema version's body, for a hot path: undefined for anything
+ * it does not take, which avsc then decodes (or refuses, with its error).
+ */
+export interface FastBodyReader<T> {
+  readsSchema(fingerprintHex: string): boolean;
+  read(bytes: Buffer, pos: number): { value: T; end: number } | undefined;
+}
+
+export function createCodec<T>(name: string, reader: object, olderWriters: object[] = [], fastReader?: FastBodyReader<T>): Codec<T> {
   const current = parseSchema(reader);
   // The reader decodes its own bytes without a resolver (the fast path).
   const readers = new Map<string, { type: avro.Type; resolver: ReturnType<avro.Type['createResolver']> | undefined }>();
@@ -40,6 +49,7 @@ export function createCodec<T>(name: string, reader: object, olderWriters: objec
   const currentEntry = readers.get(currentHex)!;
   const currentHigh = current.fingerprint.readUInt32BE(0);
   const currentLow = current.fingerprint.readUInt32BE(4);
+  const fastRead = fastReader?.readsSchema(current.fingerprint.toString('hex')) ? fastReader.read : undefined;
   const header = Buffer.concat([Buffer.from([MARKER_0, MARKER_1]), current.fingerprint]);
   // Encoding writes header and body into one reused scratch buffer and copies the message out
   // once: avsc's toBuffer zero-fills a fresh buffer per value and Buffer.concat copied it again,
@@ -76,6 +86,10 @@ export function createCodec<T>(name: string, reader: object, olderWriters: objec
       const entry = isCurrent ? currentEntry : readers.get(fingerprint);
       if (!entry) {
         throw new SchemaError('UNKNOWN_FINGERPRINT', `${name}: unknown writer schema fingerprint ${fingerprint}; known: ${[...readers.keys()].join(', ')}`);
+      }
+      if (isCurrent && fastRead) {
+        const fast = fastRead(bytes, HEADER_BYTES);
+        if (fast && fast.end === bytes.length) return fast.value;
       }
       let decoded: { value: unknown; offset: number };
       try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { createCodec } from './codec.js';
 import { loadAvsc } from './load.js';
+import { readSpanBody, readsSchema } from './span-reader.js';
 
 export const SPAN_KINDS = ['run_start', 'run_end', 'llm_call', 'tool_call', 'retrieval', 'spawn', 'signal', 'human_gate', 'custom'] as const;
 export const SPAN_STATUSES = ['ok', 'error', 'unset'] as const;
@@ -50,4 +51,5 @@ export type SpanEvent = z.output<typeof spanEventSchema>;
 export type SpanKind = (typeof SPAN_KINDS)[number];
 
 export const spanEventAvsc = loadAvsc('SpanEvent.v1.avsc');
-export const spanEventCodec = createCodec<SpanEvent>('SpanEvent', spanEventAvsc);
+// The processor and the sink decode every span: the current schema's bodies are read by hand.
+export const spanEventCodec = createCodec<SpanEvent>('SpanEvent', spanEventAvsc, [], { readsSchema, read: readSpanBody });
