@@ -42,14 +42,27 @@ export function createFirstSeen(capacity: number) {
 /** `rememberedEvents: 0` leaves deduplication to the caller (the gateway's one set for every tenant). */
 export function createBreakerBoard(options: { rememberedEvents?: number } = {}) {
   const open = new Map<string, OpenBreaker>();
+  /**
+   * Agent and tenant breakers: the time of the event that last set each. Their events reach a
+   * client by two roads, the breaker-state topic read whole at start and the control partitions
+   * read an hour back as runs start; once compaction has left only a breaker's reset on the
+   * first, the second replays the trip before it, which must not reopen the breaker. (Run and
+   * tree events come by one road, in order.) A board is one tenant's: a handful of agents, small.
+   */
+  const setAt = new Map<string, number>();
   const remembered = options.rememberedEvents ?? DEFAULT_REMEMBERED_EVENTS;
   const firstSeen = remembered > 0 ? createFirstSeen(remembered) : () => true;
 
   return {
-    /** Applies a control event; returns false for one already applied (a replayed trip). */
+    /** Applies a control event; returns false for one already applied (a replayed trip), or one older than what last set its agent or tenant breaker. */
     apply(event: ControlEvent): boolean {
       if (!firstSeen(event.eventId)) return false;
       const key = `${event.scope}:${event.target}`;
+      if ((event.scope === 'agent' || event.scope === 'tenant') && event.action !== 'warn') {
+        const last = setAt.get(key);
+        if (last !== undefined && event.timeMs < last) return false;
+        setAt.set(key, event.timeMs);
+      }
       if (event.action === 'trip' || event.action === 'kill') open.set(key, { scope: event.scope, target: event.target, event });
       else if (event.action === 'reset') open.delete(key);
       return true;

@@ -37,6 +37,20 @@ describe('the breaker board', () => {
     expect(board.check({ ...run, runId: 'r2' })).toBeUndefined();
   });
 
+  it('keeps an agent or tenant breaker as its latest event left it, whatever order the events arrive in', () => {
+    const board = createBreakerBoard();
+    const agentEvent = (eventId: string, action: ControlEvent['action'], timeMs: number): ControlEvent => ({ ...event(eventId, action, 'a'), scope: 'agent', treeId: null, timeMs });
+    // The breaker-state topic gives the reset; an hour of control partitions then replays the trip before it.
+    expect(board.apply(agentEvent('reset', 'reset', 2_000))).toBe(true);
+    expect(board.apply(agentEvent('trip', 'trip', 1_000))).toBe(false);
+    expect(board.check(run)).toBeUndefined();
+    // Later events apply, as they come.
+    expect(board.apply(agentEvent('kill', 'kill', 3_000))).toBe(true);
+    expect(board.check(run)?.event.eventId).toBe('kill');
+    // Run-scope events are not held to it (they come by one road, in order).
+    expect(board.apply(event('run-trip', 'trip'))).toBe(true);
+  });
+
   it('with rememberedEvents 0 applies everything (its caller deduplicates)', () => {
     const board = createBreakerBoard({ rememberedEvents: 0 });
     expect([board.apply(event('e', 'trip')), board.apply(event('e', 'trip'))]).toEqual([true, true]);

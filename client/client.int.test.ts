@@ -66,7 +66,7 @@ describe('agent client', () => {
       await publish({ policyId: 'scope-a', detector: 'scope', params: { allowedTools: 'web_search' } });
       // Failing closed on a short bound: only heartbeats crossing from the thread keep guard() answering.
       fusebox = await createFusebox({ tenantId: 'acme', agentId: 'a', brokers: brokers(), topicPrefix: prefix, staleAfterMs: 1_500, whenStale: 'closed' });
-      expect(readers.mock.calls.map(([topic]) => topic).sort()).toEqual([topics.control, topics.controlEarly, topics.policies].sort());
+      expect(readers.mock.calls.map(([topic]) => topic).sort()).toEqual([topics.control, topics.controlEarly, topics.policies, topics.breakerState].sort());
       const run = await fusebox.startRun();
 
       // Given at start: the policy published before it; then a change published while it runs.

@@ -43,7 +43,7 @@ import { createEmitter, type Emitter, type EmitterStats } from './emitter.js';
 import { ClientClosed, RejectedEvent, RunHalted, TransportUnavailable } from './errors.js';
 import { createHttpTransport, type RejectedSpan } from './http-transport.js';
 import { checkLocally, createCachedPolicies, type NextAction } from './local-checks.js';
-import { createLogTransport } from './log-transport.js';
+import { CONTROL_LOOKBACK_MS, createLogTransport } from './log-transport.js';
 import { checkSuppliedFields, Run, type RunHost, type RunIdentity, type RunOptions } from './run.js';
 import { createStalenessWatch, type StaleMode, type StaleTransition, type StalenessWatch } from './staleness.js';
 import { RetryLater, type Transport } from './transport.js';
@@ -90,6 +90,12 @@ export interface FuseboxOptions {
   staleAfterMs?: number;
   /** What guard() does once stale: 'open' (default) keeps allowing actions, 'closed' refuses them all. */
   whenStale?: StaleMode;
+  /**
+   * How far back (ms) a control partition is read when a run first needs it (Kafka transport):
+   * the trips of a tree a spawned run joins. Default one hour. Agent and tenant breakers that
+   * stand do not depend on it: they are read from the breaker-state topic at start.
+   */
+  controlLookbackMs?: number;
   /** Warn dispositions, transport trouble, staleness transitions, spans the gateway rejected; never thrown at the agent. */
   onWarning?(warning: FuseboxWarning): void;
   /** Where the client's own log lines go (staleness, rejected spans). Default: stderr. */
@@ -109,6 +115,7 @@ const optionsSchema = z.object({
   tags: z.array(z.string().min(1).regex(/^[^,]+$/, 'a tag may not contain a comma')).default([]),
   staleAfterMs: z.number().positive().default(30_000),
   whenStale: z.enum(['open', 'closed']).default('open'),
+  controlLookbackMs: z.number().int().min(0).default(CONTROL_LOOKBACK_MS),
 }).refine((o) => o.transport !== 'http' || (o.url !== undefined && o.apiKey !== undefined), { message: "transport 'http' needs both url and apiKey", path: ['url'] });
 
 type Settings = z.output<typeof optionsSchema>;
@@ -140,9 +147,10 @@ export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
 /** On Kafka of its own (no `log` given) the client produces from a thread of its own; see log-transport.ts. */
 function logTransport(options: FuseboxOptions, settings: Settings, logger: Logger) {
   const topics = topicNames(options.topicPrefix);
-  if (options.log) return createLogTransport(options.log, topics, settings.tenantId, logger, false);
+  const reading = { tenantId: settings.tenantId, controlLookbackMs: settings.controlLookbackMs };
+  if (options.log) return createLogTransport(options.log, topics, reading, logger, false);
   const kafka = { brokers: options.brokers ?? ['127.0.0.1:9092'], clientId: `fusebox-agent-${settings.agentId}` };
-  return createLogTransport(createKafkaLog(kafka), topics, settings.tenantId, logger, true, kafka);
+  return createLogTransport(createKafkaLog(kafka), topics, reading, logger, true, kafka);
 }
 
 export interface FuseboxStats extends EmitterStats {

@@ -4,7 +4,9 @@
  * hash to (a private reader, see README "How a client hears its trips"), and the same partitions
  * of the control-early topic, where trips arrive before their transaction commits
  * (services/processor/early-lane.ts); every policy of the
- * tenant from the compacted policies topic, for the local pre-checks.
+ * tenant from the compacted policies topic, for the local pre-checks; and, at start, the
+ * tenant's partition of the compacted breaker-state topic whole: the agent- and tenant-scope
+ * breakers that stand however long ago they opened (services/control-messages.ts).
  *
  * Spans are encoded where they are emitted, straight into the byte chunks they are sent from
  * (encoded-spans.ts); the emitter holds only their sequence numbers. On a Kafka connection of
@@ -24,6 +26,7 @@ import type { EventLog, LogMessage, LogProducer, PartitionReader } from '../log/
 import type { Topics } from '../log/topics.js';
 import { controlEventCodec, SchemaError, type SpanEvent } from '../schemas/index.js';
 import type { Logger } from '../services/logger.js';
+import { standingPartition } from '../services/control-messages.js';
 import { createPolicyFeed } from '../services/policy-feed.js';
 import type { PolicyBook } from '../streams/policies.js';
 import { createEncodedSpans } from './encoded-spans.js';
@@ -31,25 +34,26 @@ import { ProducerThread } from './producer-thread.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 /**
- * How far back a control partition is read when this client first follows it. Tenant- and
- * agent-scope trips are written to every control partition when they happen, and a run that
- * starts later, in a client that was not following that partition yet, must still be refused
- * while they stand (and a spawned run must hear the trips of the tree it joins). Their resets
- * are in the same stretch, so the board ends in the state they left: an hour covers the
- * longest tenant window (65 min with its lateness) and the usual agent cooldowns. A control
- * partition carries trips only, so an hour of it is little to read.
+ * How far back a control partition is read by default when this client first follows it: a
+ * spawned run must hear the trips of the tree it joins, and tenant- and agent-scope trips
+ * are written to every control partition when they happen. Those that stand however old are
+ * on the breaker-state topic, read whole at start; the board keeps each agent and tenant
+ * breaker as its latest event left it, whichever road an event came by. A control partition
+ * carries trips only, so an hour of it is little to read.
  */
-const CONTROL_LOOKBACK_MS = 60 * 60_000;
+export const CONTROL_LOOKBACK_MS = 60 * 60_000;
 
 /** Trees whose spans partition is remembered; forgotten all at once beyond this (bounded memory). */
 const PARTITIONS_REMEMBERED = 10_000;
 
 /** The spans are the emitter's by sequence number (see encoded-spans.ts). */
-export function createLogTransport(log: EventLog, topics: Topics, tenantId: string, logger: Logger, ownsLog: boolean, kafka?: { brokers: string[]; clientId: string }): Transport<number> {
+export function createLogTransport(log: EventLog, topics: Topics, reading: { tenantId: string; controlLookbackMs: number }, logger: Logger, ownsLog: boolean, kafka?: { brokers: string[]; clientId: string }): Transport<number> {
+  const { tenantId } = reading;
   let producer: LogProducer | null = null;
-  const thread = kafka ? new ProducerThread({ ...kafka, topic: topics.spans, readerTopics: [topics.control, topics.controlEarly, topics.policies] }) : null;
+  const thread = kafka ? new ProducerThread({ ...kafka, topic: topics.spans, readerTopics: [topics.control, topics.controlEarly, topics.policies, topics.breakerState] }) : null;
   let reader: PartitionReader | null = null;
   let earlyReader: PartitionReader | null = null;
+  let standingReader: PartitionReader | null = null;
   let feed: ReturnType<typeof createPolicyFeed> | null = null;
   let controlPartitions = 0;
   let spanPartitions = 0;
@@ -85,7 +89,11 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
       // Both copies of a trip arrive (the early one first, usually); the board applies an event id once.
       reader = readers.reader(topics.control, onControl, { onContact: events.contact });
       earlyReader = readers.reader(topics.controlEarly, onControl);
-      await Promise.all([reader.start(), earlyReader.start()]);
+      // Standing breakers first, before any run can start: the latest trip, kill or reset of
+      // each of the tenant's agent and tenant breakers, then whatever changes while it runs.
+      standingReader = readers.reader(topics.breakerState, onControl);
+      await Promise.all([reader.start(), earlyReader.start(), standingReader.start()]);
+      await standingReader.follow(standingPartition(tenantId, await readers.partitionCount(topics.breakerState)), 'beginning');
       feed = createPolicyFeed(readers, topics.policies, policies, logger);
       await feed.start();
     },
@@ -106,12 +114,12 @@ export function createLogTransport(log: EventLog, topics: Topics, tenantId: stri
     },
     async followTree(treeId: string) {
       const partition = partitionForKey(treeId, controlPartitions);
-      const from = { sinceMs: Date.now() - CONTROL_LOOKBACK_MS };
+      const from = { sinceMs: Date.now() - reading.controlLookbackMs };
       await Promise.all([reader!.follow(partition, from), earlyReader!.follow(partition, from)]);
     },
     async close() {
       // The readers leave their groups before the thread that runs them ends.
-      await Promise.allSettled([reader?.stop(), earlyReader?.stop(), feed?.stop()]);
+      await Promise.allSettled([reader?.stop(), earlyReader?.stop(), standingReader?.stop(), feed?.stop()]);
       await Promise.allSettled([thread?.close(), producer?.close()]);
       if (ownsLog) await log.close();
     },

@@ -22,6 +22,12 @@ export interface Topics {
   tenantState: string;
   /** Tenant price overrides (compacted, key = tenant/provider/model/effective time): processor and sink price by them. */
   prices: string;
+  /**
+   * Standing agent- and tenant-scope breakers (compacted, key = scope:tenant:target, in the
+   * partition of the tenant): the latest trip, kill or reset of each, so a client started any
+   * time later reads its tenant's partition and knows what stands (services/control-messages.ts).
+   */
+  breakerState: string;
 }
 
 export function topicNames(prefix = 'fusebox'): Topics {
@@ -38,6 +44,7 @@ export function topicNames(prefix = 'fusebox'): Topics {
     tenantSpend: `${prefix}.tenant-spend`,
     tenantState: `${prefix}.tenant-state`,
     prices: `${prefix}.prices`,
+    breakerState: `${prefix}.breaker-state`,
   });
 }
 
@@ -60,5 +67,6 @@ export function topicSpecs(topics: Topics, partitions: number): TopicSpec[] {
     { topic: topics.tenantSpend, partitions },
     { topic: topics.tenantState, partitions, compacted: true },
     { topic: topics.prices, partitions: 1, compacted: true },
+    { topic: topics.breakerState, partitions, compacted: true },
   ];
 }

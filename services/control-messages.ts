@@ -8,9 +8,18 @@
  *   once to every partition, each copy under a key chosen to hash there
  *   (`agent:<tenant>:<agent>#<n>`), all with the same event id: a client applies an event id
  *   once (its breaker board remembers ids), so it acts once whichever copies it reads.
- * Used by the API (operator halts) and the agent stage (agent breakers).
+ * Used by the API (operator halts), the agent stage (agent breakers) and the tenant stage.
+ *
+ * The control topic is a stream: a client reads only a recent stretch of it (client/
+ * log-transport.ts), so an agent suspended yesterday would be news to a client started today.
+ * Agent- and tenant-scope events therefore also go to the compacted breaker-state topic
+ * (`standingMessage`), one key per breaker, in the partition of its tenant: compaction keeps
+ * the latest trip, kill or reset of each, which is all the breaker board needs (the last event
+ * of a breaker decides whether it is open), and a client reads its tenant's partition whole
+ * when it starts.
  */
 import { partitionForKey } from '../log/partitioner.js';
+import type { OutgoingMessage } from '../log/port.js';
 import { controlEventCodec, type ControlEvent } from '../schemas/index.js';
 
 /**
@@ -31,6 +40,20 @@ export function keysCoveringPartitions(base: string, partitions: number): string
     }
   }
   return keys as string[];
+}
+
+/** The partition of a tenant's standing breakers. */
+export const standingPartition = (tenantId: string, partitions: number): number => partitionForKey(tenantId, partitions);
+
+/**
+ * The breaker-state record of an agent- or tenant-scope trip, kill or reset, for a topic of
+ * `partitions` partitions; null for what does not stand (run and tree scope, which a client
+ * hears on its trees' own partitions, and warnings).
+ */
+export function standingMessage(event: ControlEvent, partitions: number): OutgoingMessage | null {
+  if (event.scope !== 'agent' && event.scope !== 'tenant') return null;
+  if (event.action === 'warn') return null;
+  return { key: `${event.scope}:${event.tenantId}:${event.target}`, value: controlEventCodec.encode(event), partition: standingPartition(event.tenantId, partitions) };
 }
 
 /** The messages that publish `event` to a control topic of `partitions` partitions. */

@@ -11,7 +11,7 @@ import type { LogBatch, OutgoingMessage } from '../../log/port.js';
 import { agentSignalCodec, breakerEventCodec, type AgentSignal, type BreakerEvent, type ControlEvent } from '../../schemas/index.js';
 import { AGENT_BREAKER, agentBreakerPolicy, initialAgentState, step, tick, type AgentBreakerParams, type AgentDecision, type AgentState } from '../../streams/agent-breaker.js';
 import { createPolicyBook, type Governing } from '../../streams/policies.js';
-import { controlMessages } from '../control-messages.js';
+import { controlMessages, standingMessage } from '../control-messages.js';
 import { batchDeadLetters } from '../dead-letter.js';
 import { batchTally, type BatchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
@@ -20,6 +20,13 @@ import type { StageServiceOptions } from '../stage-service.js';
 
 export type AgentStageOptions = StageServiceOptions;
 
+/** What a batch publishes besides dead letters; breaker-state in the same transaction as control. */
+interface Outputs {
+  controls: OutgoingMessage[];
+  audits: OutgoingMessage[];
+  standing: OutgoingMessage[];
+}
+
 export function createAgentStage(options: AgentStageOptions) {
   const { log, topics, logger } = options;
   const book = options.policies ?? createPolicyBook();
@@ -27,19 +34,22 @@ export function createAgentStage(options: AgentStageOptions) {
   const agents = new Map<string, AgentState>();
   const stats = { signals: 0, trips: 0, resets: 0 };
   let controlPartitions = 0;
+  let standingPartitions = 0;
   let signalPartitions = 0;
 
   const governing = (state: { tenantId: string; agentId: string }, runId: string): Governing | null =>
     book.resolve(agentBreakerPolicy, { tenantId: state.tenantId, agentId: state.agentId, runId, tags: [] });
 
-  function publish(decision: AgentDecision, state: AgentState, policy: Governing, controls: OutgoingMessage[], audits: OutgoingMessage[], tally: BatchTally): void {
+  function publish(decision: AgentDecision, state: AgentState, policy: Governing, out: Outputs, tally: BatchTally): void {
     const control: ControlEvent = {
       eventId: decision.eventId, tenantId: state.tenantId, scope: decision.scope, target: decision.target,
       treeId: decision.scope === 'run' ? decision.treeId : null, action: decision.action,
       reason: { detector: AGENT_BREAKER, threshold: decision.threshold, observed: decision.observed, windowMs: decision.windowMs, message: decision.message },
       policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, timeMs: decision.timeMs,
     };
-    controls.push(...controlMessages(control, controlPartitions));
+    out.controls.push(...controlMessages(control, controlPartitions));
+    const standing = standingMessage(control, standingPartitions);
+    if (standing) out.standing.push(standing);
     const audit: BreakerEvent = {
       eventId: decision.eventId, tenantId: state.tenantId, agentId: state.agentId, runId: decision.runId, treeId: decision.treeId,
       scope: decision.scope, target: decision.target, action: decision.action, detector: AGENT_BREAKER,
@@ -47,7 +57,7 @@ export function createAgentStage(options: AgentStageOptions) {
       policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, lastAction: `agent breaker ${state.breaker.state}`,
       triggerEventId: decision.runId, stepsElapsed: 0, runCostMicros: 0, treeCostMicros: 0, message: decision.message, timeMs: decision.timeMs,
     };
-    audits.push({ key: decision.treeId, value: breakerEventCodec.encode(audit) });
+    out.audits.push({ key: decision.treeId, value: breakerEventCodec.encode(audit) });
     if (decision.action === 'trip') {
       stats.trips += 1;
       tally.trip(AGENT_BREAKER);
@@ -58,8 +68,7 @@ export function createAgentStage(options: AgentStageOptions) {
   }
 
   function handle(batch: LogBatch): StageOutput {
-    const controls: OutgoingMessage[] = [];
-    const audits: OutgoingMessage[] = [];
+    const outputs: Outputs = { controls: [], audits: [], standing: [] };
     const tally = batchTally();
     const dead = batchDeadLetters('agent-stage', tally.deadLetter);
     const touched = new Set<string>();
@@ -78,7 +87,7 @@ export function createAgentStage(options: AgentStageOptions) {
       const out = step(state, signal, policy.params as AgentBreakerParams);
       agents.set(key, out.state);
       touched.add(key);
-      for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits, tally);
+      for (const decision of out.decisions) publish(decision, out.state, policy, outputs, tally);
     }
     // Time moves for every agent of the partition: an open breaker half-opens once any signal
     // shows its cooldown is over, even if the agent itself stays quiet.
@@ -92,10 +101,10 @@ export function createAgentStage(options: AgentStageOptions) {
         if (out.decisions.length === 0) continue;
         agents.set(key, out.state);
         touched.add(key);
-        for (const decision of out.decisions) publish(decision, out.state, policy, controls, audits, tally);
+        for (const decision of out.decisions) publish(decision, out.state, policy, outputs, tally);
       }
     }
-    const published: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead.messages]];
+    const published: StageOutput['publish'] = [[topics.control, outputs.controls], [topics.breakerState, outputs.standing], [topics.audit, outputs.audits], [topics.deadLetter, dead.messages]];
     return { publish: published, touched, onCommit: tally.onCommit(options.metrics, 'agent_signal', batch.messages.length, published) };
   }
 
@@ -116,6 +125,7 @@ export function createAgentStage(options: AgentStageOptions) {
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       controlPartitions = await log.partitionCount(topics.control);
+      standingPartitions = await log.partitionCount(topics.breakerState);
       signalPartitions = await log.partitionCount(topics.agentSignals);
       await policyFeed.start();
       await stage.start();

@@ -11,10 +11,11 @@ import type { EventLog, GroupConsumer } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
 import { controlEventCodec, type ControlEvent } from '../../schemas/index.js';
 import { apiHarness, type ApiHarness } from '../../test/api.js';
-import { brokers, eventually, freshKafka } from '../../test/kafka.js';
+import { brokers, eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { haltOf } from '../../test/client.js';
 import { freshStore } from '../../test/store.js';
 import { silentLogger } from '../logger.js';
+import { standingPartition } from '../control-messages.js';
 import { createSink, type Sink } from '../sink/sink.js';
 import type { Store } from '../../storage/store.js';
 
@@ -120,7 +121,31 @@ describe('halt and reset on real Kafka', () => {
     const open = (await api.get(sre, '/v1/breakers/open')).json().breakers;
     expect(open).toEqual(expect.arrayContaining([expect.objectContaining({ scope: 'agent', target: 'researcher', source: 'operator', eventId: controlEventId })]));
 
+    // A client started after the halt, reading no control history at all, knows it stands:
+    // the halt is on the compacted breaker-state topic, read whole when a client starts.
+    const standing = await readAll(log, topics.breakerState);
+    expect(standing.map((m) => [m.key, m.partition])).toEqual([['agent:acme:researcher', standingPartition('acme', PARTITIONS)]]);
+    const late = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: brokers(), topicPrefix: prefix, controlLookbackMs: 0 });
+    try {
+      expect(haltOf(await late.startRun())).toMatchObject({ scope: 'agent', action: 'kill' });
+    } finally {
+      await late.close();
+    }
+
     await api.call(sre, { method: 'POST', url: '/v1/agents/researcher/reset', payload: {} });
     await eventually('the agent reset on every partition', () => runs.every((run) => haltOf(run) === undefined));
+    // A client started now, with or without an hour of control history, lets the run go. (Once
+    // compaction has left only the reset on breaker-state, that history replays the halt after
+    // it: the board keeps the later one, breaker-board.unit.test.ts.)
+    for (const controlLookbackMs of [0, undefined]) {
+      const fresh = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: brokers(), topicPrefix: prefix, controlLookbackMs });
+      try {
+        const run = await fresh.startRun();
+        await new Promise((ok) => setTimeout(ok, 300));
+        expect(haltOf(run)).toBeUndefined();
+      } finally {
+        await fresh.close();
+      }
+    }
   });
 });

@@ -6,11 +6,11 @@
  * transactional shell as the processor.
  */
 import type { LogBatch, OutgoingMessage } from '../../log/port.js';
-import { breakerEventCodec, tenantSpendCodec } from '../../schemas/index.js';
+import { breakerEventCodec, tenantSpendCodec, type ControlEvent } from '../../schemas/index.js';
 import type { CostVelocityParams } from '../../streams/detectors/cost-velocity.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { initialTenantState, step, TENANT_COST_VELOCITY, tenantVelocityPolicy, type TenantState } from '../../streams/tenant-velocity.js';
-import { controlMessages } from '../control-messages.js';
+import { controlMessages, standingMessage } from '../control-messages.js';
 import { batchDeadLetters } from '../dead-letter.js';
 import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
@@ -26,10 +26,12 @@ export function createTenantStage(options: TenantStageOptions) {
   const tenants = new Map<string, TenantState>();
   const stats = { summaries: 0, trips: 0, resets: 0 };
   let controlPartitions = 0;
+  let standingPartitions = 0;
 
   function handle(batch: LogBatch): StageOutput {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
+    const standing: OutgoingMessage[] = [];
     const tally = batchTally();
     const dead = batchDeadLetters('tenant-stage', tally.deadLetter);
     const touched = new Set<string>();
@@ -43,11 +45,14 @@ export function createTenantStage(options: TenantStageOptions) {
       tenants.set(summary.tenantId, out.state);
       touched.add(summary.tenantId);
       for (const d of out.decisions) {
-        controls.push(...controlMessages({
+        const control: ControlEvent = {
           eventId: d.eventId, tenantId: summary.tenantId, scope: 'tenant', target: summary.tenantId, treeId: null, action: d.action,
           reason: { detector: TENANT_COST_VELOCITY, threshold: d.threshold, observed: d.observed, windowMs: d.windowMs, message: d.message },
           policyId: policy.ref.policyId, policyVersion: policy.ref.policyVersion, timeMs: d.timeMs,
-        }, controlPartitions));
+        };
+        controls.push(...controlMessages(control, controlPartitions));
+        const stands = standingMessage(control, standingPartitions);
+        if (stands) standing.push(stands);
         audits.push({ key: summary.treeId, value: breakerEventCodec.encode({
           eventId: d.eventId, tenantId: summary.tenantId, agentId: '(tenant)', runId: summary.runId, treeId: summary.treeId,
           scope: 'tenant', target: summary.tenantId, action: d.action, detector: TENANT_COST_VELOCITY,
@@ -62,7 +67,7 @@ export function createTenantStage(options: TenantStageOptions) {
         logger.info(`tenant velocity ${d.action}`, { tenant: summary.tenantId, observed: d.observed, threshold: d.threshold });
       }
     }
-    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.deadLetter, dead.messages]];
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.breakerState, standing], [topics.audit, audits], [topics.deadLetter, dead.messages]];
     return { publish, touched, onCommit: tally.onCommit(options.metrics, 'tenant_spend', batch.messages.length, publish) };
   }
 
@@ -82,6 +87,7 @@ export function createTenantStage(options: TenantStageOptions) {
     stats: () => ({ ...stats, ...stage.stats(), policiesApplied: policyFeed.stats().applied }),
     async start(): Promise<void> {
       controlPartitions = await log.partitionCount(topics.control);
+      standingPartitions = await log.partitionCount(topics.breakerState);
       await policyFeed.start();
       await stage.start();
     },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../log/partitioner.js';
 import { controlEventCodec } from '../../../schemas/index.js';
-import { controlMessages, keysCoveringPartitions } from '../../control-messages.js';
+import { controlMessages, keysCoveringPartitions, standingMessage, standingPartition } from '../../control-messages.js';
 import { operatorControlEvent, type OperatorCommand } from './control-events.js';
 
 const command = (target: OperatorCommand['target'], action: OperatorCommand['action'] = 'halt'): OperatorCommand => ({
@@ -43,5 +43,18 @@ describe('operator control events', () => {
   it('finds the same covering keys every time (deterministic) and refuses a bad partition count', () => {
     expect(keysCoveringPartitions('agent:acme:x', 6)).toEqual(keysCoveringPartitions('agent:acme:x', 6));
     expect(() => keysCoveringPartitions('k', 0)).toThrow(RangeError);
+  });
+
+  it('an agent halt and its reset stand on breaker-state under one key per breaker, in the partition of the tenant; run scope and warnings do not', () => {
+    const halt = operatorControlEvent(command({ scope: 'agent', agentId: 'researcher' }));
+    const reset = { ...halt, eventId: 'ev-2', action: 'reset' as const };
+    for (const event of [halt, reset]) {
+      const standing = standingMessage(event, 6)!;
+      expect(standing).toMatchObject({ key: 'agent:acme:researcher', partition: standingPartition('acme', 6) });
+      expect(controlEventCodec.decode(standing.value!)).toEqual(event);
+    }
+    expect(standingMessage({ ...halt, scope: 'tenant', target: 'acme' }, 6)?.key).toBe('tenant:acme:acme');
+    expect(standingMessage({ ...halt, action: 'warn' }, 6)).toBeNull();
+    expect(standingMessage(operatorControlEvent(command({ scope: 'run', runId: 'run-1', treeId: 'tree-1' })), 6)).toBeNull();
   });
 });
