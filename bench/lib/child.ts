@@ -13,6 +13,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SERVICE_NODE_FLAGS } from '../../services/node-flags.js';
 
 type FromChild = { type: 'progress'; line: string } | { type: 'ready'; data: unknown } | { type: 'result'; data: unknown } | { type: 'error'; message: string };
 type ToChild = { type: 'start'; input: unknown } | { type: 'stop' } | { type: 'tell'; data: unknown };
@@ -36,6 +37,9 @@ export interface WorkerOptions {
   timeoutMs: number;
 }
 
+/** Workers that stand for services (processor, sink, and the raw consumers they are compared with) run with the services' V8 flags. */
+const SERVICE_WORKERS = new Set(['workers/drain.ts']);
+
 const live = new Set<ChildProcess>();
 
 /** `file` is relative to bench/, e.g. `workers/drain.ts`. */
@@ -45,7 +49,10 @@ export function startWorker<R>(file: string, input: unknown, options: WorkerOpti
   const child = fork(path, [], {
     // tsx as a loader, not as a CLI: the child is then a plain Node process we can signal.
     // BENCH_NODE_FLAGS: extra flags for the workers (e.g. --trace-gc, which NODE_OPTIONS refuses).
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])],
+    execArgv: [
+      '--import', 'tsx', ...(SERVICE_WORKERS.has(file) ? SERVICE_NODE_FLAGS : []),
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: process.env,
   });
