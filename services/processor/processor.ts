@@ -71,14 +71,18 @@ export function createProcessor(options: ProcessorOptions) {
   const { log, topics, logger } = options;
   const groupId = options.groupId ?? 'fusebox-processor';
   const book = options.policies ?? createPolicyBook();
+  let partitions = 0;
   // Trees are sharded by the spans partition of their id, as the log partitions them: a sweep
-  // walks only the partition it sweeps.
-  const engine: Engine = createEngine({ policies: book, ...options.eviction, shardOf: (treeId) => partitionForKey(treeId, partitions) });
+  // walks only the partition it sweeps. No tree exists before start() has read the count.
+  const shardOf = (treeId: string): number => {
+    if (partitions === 0) throw new Error(`processor: tree '${treeId}' arrived before the partition count of ${topics.spans} was read`);
+    return partitionForKey(treeId, partitions);
+  };
+  const engine: Engine = createEngine({ policies: book, ...options.eviction, shardOf });
   const policyFeed = createPolicyFeed(log, topics.policies, book, logger.child('policies'));
   const pricing = createPricing(log, topics.prices, logger.child('prices'));
   const early = options.earlyTrips === false ? null : createEarlyLane(log, topics.controlEarly, logger.child('early'));
   const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0, treesEvicted: 0 };
-  let partitions = 0;
   /** Per partition, the newest span end time folded, and where its last eviction sweep was. */
   const highWater = new Map<number, number>();
   const sweptAt = new Map<number, number>();
