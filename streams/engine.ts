@@ -251,7 +251,10 @@ export function createEngine(options: EngineOptions = {}) {
     // Looked up once per event (not per detector), and updated below as this event trips.
     let treeOpen = tree.breakers.size > 0 && isOpen(tree, 'tree', event.treeId);
     let runOpen = tree.breakers.size > 0 && isOpen(tree, 'run', event.runId);
-    for (const detector of DETECTORS) {
+    // Indexed, not for-of: this loop's iterator results were not optimised away (360 bytes a
+    // span of garbage in an allocation profile of the processor path).
+    for (let d = 0; d < DETECTORS.length; d++) {
+      const detector = DETECTORS[d]!;
       const scope = detector.stateScope;
       // A halted run decides nothing more for itself; its tree may still trip as a whole.
       if (treeOpen || (scope === 'run' && runOpen)) continue;

@@ -59,16 +59,25 @@ export type PolicyChange = { ok: true; policy: PolicyEvent | null } | { ok: fals
 
 interface Entry {
   event: PolicyEvent;
-  params: unknown;
   specificity: number;
+  /** What resolve answers for it: built once, since resolve runs for every detector of every span. */
+  governing: Governing;
 }
 
 export const builtinRef = (detector: DetectorName): PolicyRef => ({ policyId: `builtin:${detector}`, policyVersion: 1 });
 
+/** Each detector's built-in answer, built once (frozen: shared by every resolve). */
+const builtinAnswers = new WeakMap<Selectable, Governing | null>();
+
 /** Built-in defaults only: what a tenant with no policies gets. */
 export const builtinPolicies: PolicySource = Object.freeze({
   resolve(detector: Selectable): Governing | null {
-    return detector.defaults ? { params: detector.defaults, disposition: 'block' as const, ref: builtinRef(detector.name) } : null;
+    let answer = builtinAnswers.get(detector);
+    if (answer === undefined) {
+      answer = detector.defaults ? Object.freeze({ params: detector.defaults, disposition: 'block' as const, ref: Object.freeze(builtinRef(detector.name)) }) : null;
+      builtinAnswers.set(detector, answer);
+    }
+    return answer;
   },
 });
 
@@ -130,7 +139,9 @@ export function createPolicyBook() {
         const issue = parsed.error.issues[0]!;
         return { ok: false, policyId, reason: `params.${issue.path.join('.') || '(root)'}: ${issue.message}` };
       }
-      byId.set(policyId, { event, params: parsed.data, specificity: specificity(event) });
+      const disposition = event.disposition === 'redact' ? 'block' : event.disposition;
+      const governing = Object.freeze({ params: parsed.data, disposition, ref: Object.freeze({ policyId: event.policyId, policyVersion: event.version }) });
+      byId.set(policyId, { event, specificity: specificity(event), governing });
       if (held && held.event.tenantId !== event.tenantId) reindex(held.event.tenantId);
       reindex(event.tenantId);
       return { ok: true, policy: event };
@@ -140,9 +151,7 @@ export function createPolicyBook() {
       const candidates = index.get(subject.tenantId)?.get(detector.name);
       if (candidates) {
         for (const entry of candidates) {
-          if (!matches(entry.event, subject)) continue;
-          const disposition = entry.event.disposition === 'redact' ? 'block' : entry.event.disposition;
-          return { params: entry.params, disposition, ref: { policyId: entry.event.policyId, policyVersion: entry.event.version } };
+          if (matches(entry.event, subject)) return entry.governing;
         }
       }
       return builtinPolicies.resolve(detector, subject);
@@ -161,7 +170,7 @@ export function createPolicyBook() {
 
     /** Every redaction in force for a subject (all levels apply, least specific first). */
     redactions(subject: Subject): RedactParams[] {
-      return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.params as RedactParams).reverse();
+      return (index.get(subject.tenantId)?.get('redact') ?? []).filter((e) => matches(e.event, subject)).map((e) => e.governing.params as RedactParams).reverse();
     },
 
     get size(): number {
