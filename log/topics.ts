@@ -48,6 +48,16 @@ export function topicNames(prefix = 'fusebox'): Topics {
   });
 }
 
+/**
+ * The topics whose ControlEvents make up a breaker board that reads every tenant's (the
+ * gateway's): control, control-early (trips before their transaction commits) and
+ * breaker-state (agent and tenant breakers that stand after control's retention has dropped
+ * their events).
+ */
+export function breakerTopics(topics: Topics): string[] {
+  return [topics.control, topics.controlEarly, topics.breakerState];
+}
+
 /** Spans, control, audit and processor state share a partition count and a key (tree id), so a
  *  tree's events sit in the same partition number everywhere; processors scale out up to that
  *  count. */

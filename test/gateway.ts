@@ -1,7 +1,7 @@
 /** Helpers for gateway tests: a gateway on the real broker and a fresh chDB store, keys per tenant and role. */
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { EventLog } from '../log/port.js';
-import type { Topics } from '../log/topics.js';
+import { breakerTopics, type Topics } from '../log/topics.js';
 import { createApiKey } from '../services/api/auth/create-key.js';
 import type { Role } from '../services/api/auth/roles.js';
 import { buildGateway } from '../services/gateway/app.js';
@@ -32,7 +32,7 @@ export interface GatewayHarness {
 export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>; clock?: () => number; kafka?: { log: EventLog; topics: Topics; prefix: string }; store?: Store; checks?: Record<string, ReadinessCheck> } = {}): Promise<GatewayHarness> {
   const { log, topics, prefix } = options.kafka ?? (await freshKafka(3));
   const store = options.store ?? (await freshStore());
-  const follower = createControlFollower(log, [topics.control, topics.controlEarly], silentLogger);
+  const follower = createControlFollower(log, breakerTopics(topics), silentLogger);
   await follower.start();
   const metrics = createMetrics('gateway', { processMetrics: false });
   const app = await buildGateway({ store, log, topics, logger: silentLogger, metrics, follower, limits: options.limits, clock: options.clock, checks: { store: storeCheck(store), ...options.checks } });

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { breakerTopics } from '../../log/topics.js';
 import { spanEventCodec } from '../../schemas/index.js';
 import { createApiKey } from '../../services/api/auth/create-key.js';
 import { buildGateway } from '../../services/gateway/app.js';
@@ -33,7 +34,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const storePath = mkdtempSync(join(tmpdir(), 'fusebox-bench-gateway-'));
   const bench = await freshTopics(ctx.brokers, 'gateway', PARTITIONS);
   const store = await openStore({ kind: 'chdb', path: storePath });
-  const follower = createControlFollower(bench.log, [bench.topics.control, bench.topics.controlEarly], silentLogger);
+  const follower = createControlFollower(bench.log, breakerTopics(bench.topics), silentLogger);
   await follower.start();
   const app = await buildGateway({
     store, log: bench.log, topics: bench.topics, logger: silentLogger, follower, metrics: createMetrics('gateway', { processMetrics: false }),

@@ -1,7 +1,8 @@
 /**
  * The gateway's view of breakers, for agents that cannot reach Kafka: it follows every
  * partition of the control topic (and of control-early) from the beginning (so a restarted gateway knows what is
- * open), applies each event to its tenant's breaker board (the client's own, client/
+ * open), and of breaker-state, where agent and tenant breakers stand after the control topic's
+ * retention has dropped their events (log/topics.ts, `breakerTopics`), applies each event to its tenant's breaker board (the client's own, client/
  * breaker-board.ts: one board per tenant, because agent names are per tenant), and pushes each
  * new event to the SSE subscribers it concerns.
  */

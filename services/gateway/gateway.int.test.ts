@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../log/port.js';
 import { partitionForKey } from '../../log/partitioner.js';
 import type { Topics } from '../../log/topics.js';
+import { standingMessage } from '../control-messages.js';
 import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec, type ControlEvent, type PolicyEvent } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { accessLog } from '../../storage/tables/access-log.js';
@@ -229,6 +230,23 @@ describe('breakers for HTTP agents', () => {
     expect(nobodys.statusCode).toBe(404);
     const flagged = await accessLog(store.client, 'globex', { flaggedOnly: true });
     expect(flagged.map((row) => [row.resource_id, row.status_code, row.flag_reason])).toEqual([['run-b1', 404, 'cross_tenant']]);
+  });
+
+  it('knows an agent halt that stands only on breaker-state (its control events past retention)', async () => {
+    const r = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: { spans: [wire({ kind: 'tool_call', name: 'web_search', agentId: 'night-owl', runId: 'run-owl', treeId: 'tree-owl' })] } });
+    expect(r.statusCode).toBe(200);
+    const halt = control({ eventId: 'halt-standing', tenantId: 'acme', scope: 'agent', target: 'night-owl', action: 'kill' });
+    const standing = standingMessage(halt, await kafka.log.partitionCount(kafka.topics.breakerState))!;
+    const producer = await kafka.log.producer();
+    await producer.send(kafka.topics.breakerState, [standing]);
+    await producer.close();
+    const state = await eventually('the standing halt to reach the gateway', async () => {
+      const response = await gw.call(agentKey, { method: 'GET', url: '/v1/runs/run-owl/breaker?agent=night-owl' });
+      return response.json().state === 'open' ? response.json() : undefined;
+    });
+    expect(state).toEqual({ state: 'open', event: halt });
+    const other = await gw.call(agentKey, { method: 'GET', url: '/v1/runs/run-owl/breaker?agent=early-bird' });
+    expect(other.json().state).toBe('closed');
   });
 
   it('streams the caller tenant\'s control events for the named trees (agent and tenant scope always) as SSE', async () => {

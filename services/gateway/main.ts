@@ -4,6 +4,7 @@
  * (config.ts). It needs ClickHouse for API keys and the access log; with embedded chDB only one
  * process may open the data folder, so beside a running pipeline use a ClickHouse server.
  */
+import { breakerTopics } from '../../log/topics.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createMetrics, kafkaCheck, storeCheck } from '../observability/index.js';
@@ -19,7 +20,7 @@ const logger = createLogger('gateway');
 if (!config.kafkaBrokers) logger.warn('no KAFKA_BROKERS: spans go to an in-memory log that no processor in another process reads');
 const store = await openConfiguredStore(config);
 const { log, topics } = await openEventLog(config, logger);
-const follower = createControlFollower(log, [topics.control, topics.controlEarly], logger.child('control'));
+const follower = createControlFollower(log, breakerTopics(topics), logger.child('control'));
 await follower.start();
 const kafka = config.kafkaBrokers ? kafkaCheck(config.kafkaBrokers) : null;
 const app = await buildGateway({
