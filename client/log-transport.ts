@@ -89,11 +89,18 @@ export function createLogTransport(log: EventLog, topics: Topics, reading: { ten
       // Both copies of a trip arrive (the early one first, usually); the board applies an event id once.
       reader = readers.reader(topics.control, onControl, { onContact: events.contact });
       earlyReader = readers.reader(topics.controlEarly, onControl);
-      // Standing breakers first, before any run can start: the latest trip, kill or reset of
-      // each of the tenant's agent and tenant breakers, then whatever changes while it runs.
-      standingReader = readers.reader(topics.breakerState, onControl);
-      await Promise.all([reader.start(), earlyReader.start(), standingReader.start()]);
-      await standingReader.follow(standingPartition(tenantId, await readers.partitionCount(topics.breakerState)), 'beginning');
+      await Promise.all([reader.start(), earlyReader.start()]);
+      // Standing breakers, before any run can start: the latest trip, kill or reset of each of
+      // the tenant's agent and tenant breakers, then whatever changes while it runs.
+      try {
+        standingReader = readers.reader(topics.breakerState, onControl);
+        await standingReader.start();
+        await standingReader.follow(standingPartition(tenantId, await readers.partitionCount(topics.breakerState)), 'beginning');
+      } catch (error) {
+        // A client upgraded before the services that create the topic: trips still come on the
+        // control partitions; only those older than the lookback go unheard. Say so, go on.
+        logger.warn(`standing breakers not read (${topics.breakerState}: ${(error as Error).message}): agent and tenant halts older than controlLookbackMs are not known to this client`);
+      }
       feed = createPolicyFeed(readers, topics.policies, policies, logger);
       await feed.start();
     },
