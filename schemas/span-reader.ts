@@ -9,8 +9,8 @@
  * avsc would treat specially) it answers undefined and the caller asks avsc, which has the final
  * word and the error message.
  *
- * Strings that repeat across spans (tenant, agent, span name, model, provider, tag names and
- * values) come from a small cache keyed by their bytes: a match costs a byte comparison, not a
+ * Strings that repeat across spans (tenant, agent, span name, model, provider, attribute
+ * names) come from a small cache keyed by their bytes: a match costs a byte comparison, not a
  * native call and a new string.
  *
  * It is written for one schema version: `readsSchema(fingerprint)` says whether it is that one.
@@ -193,7 +193,7 @@ function map(): Record<string, string> {
       const key = common();
       // avsc assigns into a plain object, where this key sets the prototype: leave it to avsc.
       if (key === '__proto__') throw NOT_PLAIN;
-      out[key] = common();
+      out[key] = text(); // values may be as many as the spans (ids in OTLP attributes): not cached
     }
   }
 }
