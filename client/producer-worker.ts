@@ -21,12 +21,11 @@ const port = parentPort!;
 lowerThisThreadsPriority();
 const { brokers, clientId, topic, readerTopics } = workerData as ProducerWorkerData;
 // Readers ask every 100 ms when idle rather than 25: a fetch returns as soon as a trip is there,
-// and at 25 the three readers took a fifth of this thread's CPU. Not longer: a partition newly
+// and at 25 the readers took a fifth of this thread's CPU. Not longer: a partition newly
 // followed (a run's tree on a partition this client never read) waits behind the fetch in
 // flight, and at 250 ms that showed as a 120 ms tail on the first trips of a fresh client.
-// The three readers share one kafkajs consumer: its fetch loop and heartbeats are what an idle
-// agent's thread costs, 4.0% of a core with a consumer per reader, 2.9% with one
-// (BENCHMARKS.md, Finding 4).
+// The readers (control, control-early, policies, breaker-state) share one fetch loop
+// (`sharedReaderTopics`): it is what an idle agent's thread costs (BENCHMARKS.md, findings 4, 6).
 const log = createKafkaLog({ brokers, clientId, readerMaxWaitTimeInMs: 100, sharedReaderTopics: readerTopics, log: (line) => post({ type: 'log', line }) });
 const readers = new Map<number, PartitionReader>();
 
