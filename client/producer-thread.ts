@@ -1,7 +1,7 @@
 /**
  * The client's Kafka thread (producer-worker.ts), so the agent's event loop never runs a Kafka
- * client: neither the produce path (log/wire/) nor the readers (one fetch loop, Fusebox's fetcher, for the
- * control, control-early, policies and breaker-state readers: their fetch loop). The agent's thread packs each batch into one buffer and
+ * client: neither the produce path (log/wire/) nor the readers (control, control-early, policies
+ * and breaker-state, on one fetch loop of log/wire's fetcher). The agent's thread packs each batch into one buffer and
  * transfers it (no copy, one message per batch); the thread answers each batch with done or
  * failed, so the emitter's bound, drop counting and retries stay in the agent's thread.
  *
