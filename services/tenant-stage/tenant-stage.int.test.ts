@@ -59,7 +59,8 @@ describe('tenant cost velocity (real Kafka)', () => {
     // Started once the halt is published: the client hears it by reading back its tree's control
     // partition on following it (client/log-transport.ts, CONTROL_LOOKBACK_MS), not by luck of timing.
     await eventually('the tenant stage to halt the tenant', () => stage.stats().trips === 1);
-    expect(await standing()).toBe('trip'); // on breaker-state too, in the same transaction
+    // On breaker-state too, readable once the stage's transaction commits.
+    await eventually('the halt on breaker-state', async () => (await standing()) === 'trip');
     const runC = await c.startRun();
     const refused = await eventually('a third agent of the tenant, started after the halt, to be refused', () => halt(runC));
     expect(refused).toMatchObject({ scope: 'tenant', reason: { detector: 'tenant_cost_velocity', threshold: 10_000, observed: 11_000, windowMs: 1_000 }, policy: { id: 'acme-rate', version: 1 } });
@@ -70,7 +71,7 @@ describe('tenant cost velocity (real Kafka)', () => {
     const later = await a.startRun(); // its run_start carries the new time
     await eventually('runs to go on once the rate is back under the limit', () => halt(later) === undefined && stage.tenant('acme')?.breaker.state === 'closed');
     expect(stage.stats()).toMatchObject({ trips: 1, resets: 1 });
-    expect(await standing()).toBe('reset');
+    await eventually('the reset on breaker-state', async () => (await standing()) === 'reset');
   });
 
   /** The latest action on the tenant's breaker-state record (the partition of the tenant). */
