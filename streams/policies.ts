@@ -90,10 +90,12 @@ function specificity(event: PolicyEvent): number {
 
 function matches(event: PolicyEvent, subject: Subject): boolean {
   const { selector } = event;
-  return event.tenantId === subject.tenantId
-    && (selector.runId === null || selector.runId === subject.runId)
-    && (selector.agentId === null || selector.agentId === subject.agentId)
-    && selector.tags.every((tag) => subject.tags.includes(tag));
+  if (event.tenantId !== subject.tenantId) return false;
+  if (selector.runId !== null && selector.runId !== subject.runId) return false;
+  if (selector.agentId !== null && selector.agentId !== subject.agentId) return false;
+  // A loop, not every() with a closure: this runs for each candidate policy of each detector of each span.
+  for (let i = 0; i < selector.tags.length; i++) if (!subject.tags.includes(selector.tags[i]!)) return false;
+  return true;
 }
 
 export function createPolicyBook() {
