@@ -15,18 +15,23 @@
  * restored processor resumes exactly where the committed log says it was: no trip lost or
  * repeated, no cost counted twice.
  *
- * Binary (layout 2): a version byte, a kind byte, then varints, length-prefixed UTF-8 and the
- * dedup window as 8-byte fingerprints; detector states and breakers, whose shape follows the
- * detectors, as embedded JSON. Private to the processor and read back only by the same code, so
- * no Avro. A detector state embedded by an earlier build is brought to this build's shape by its
- * detector's `revive` (the loop history, once signature texts, now fingerprints) or refused,
- * naming the key and the detector. Layout 1 (the whole tree as one JSON object) is still read, so a processor upgraded
- * over an old changelog resumes from it; a layout this build does not know is refused by name.
+ * Binary (layout 3): a version byte, a kind byte, then varints, length-prefixed UTF-8 and the
+ * dedup window as 8-byte fingerprints; detector states one by one, the cost-velocity points as
+ * varints and the others, whose shape follows their detector, as embedded JSON; breakers as
+ * JSON. Private to the processor and read back only by the same code, so no Avro. A detector
+ * state embedded by an earlier build is brought to this build's shape by its detector's
+ * `revive` (the loop history, once signature texts, now fingerprints) or refused, naming the key
+ * and the detector. Layouts 1 (the whole tree as one JSON object) and 2 (all detector states as
+ * one JSON object) are still read, so a processor upgraded over an old changelog resumes from
+ * it; a layout this build does not know is refused by name.
  */
 import { detectorByName, type DetectorName } from '../../streams/detectors/index.js';
+import type { CostVelocityState } from '../../streams/detectors/cost-velocity.js';
 import type { RunLedger, TreeChanges, TreeLedger, TreeSnapshot, TreeSummary } from '../../streams/engine.js';
 
-export const LAYOUT = 2;
+export const LAYOUT = 3;
+/** The layout before detector states went binary where they have a form of their own (still read). */
+const LAYOUT_JSON_STATES = 2;
 const KIND_TREE = 0x54; // 'T'
 const KIND_RUN = 0x52; // 'R'
 const KIND_SUMMARY = 0x53; // 'S'
@@ -75,15 +80,15 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
     }
     return { kind: 'snapshot', snapshot };
   }
-  if (value[0] !== LAYOUT) throw new UnreadableSnapshot(key, `layout version ${value[0]}, this build reads 1 and ${LAYOUT}`);
+  if (value[0] !== LAYOUT && value[0] !== LAYOUT_JSON_STATES) throw new UnreadableSnapshot(key, `layout version ${value[0]}, this build reads 1 to ${LAYOUT}`);
   try {
-    const r = new Reader(value, 2);
+    const r = new Reader(value, 2, value[0]);
     switch (value[1]) {
       case KIND_TREE: {
         const totals = readTotals(r);
         const seen = new Set<number>();
         for (let n = r.uint(); n > 0; n--) seen.add(r.double());
-        const states = reviveStates(r.json() as TreeLedger['states']);
+        const states = readStates(r) as TreeLedger['states'];
         const breakers = new Map(r.json() as Array<[string, TreeLedger['breakers'] extends Map<string, infer B> ? B : never]>);
         const splitRuns = r.byte() === 1;
         const runs: Array<[string, RunLedger]> = [];
@@ -98,7 +103,7 @@ export function decodeRecord(key: string | null, value: Buffer | null): StateRec
       }
       case KIND_SUMMARY: {
         const totals = readTotals(r);
-        const states = reviveStates(r.json() as TreeSummary['states']);
+        const states = readStates(r) as TreeSummary['states'];
         const breakers = new Map(r.json() as Array<[string, TreeSummary['breakers'] extends Map<string, infer B> ? B : never]>);
         return { kind: 'summary', summary: { ...totals, treeId: key, states, breakers } };
       }
@@ -116,7 +121,7 @@ function encodeTree(tree: Readonly<TreeLedger>): Buffer {
   writeTotals(w, tree);
   w.uint(tree.seen.size);
   for (const fingerprint of tree.seen) w.double(fingerprint);
-  w.json(tree.states);
+  writeStates(w, tree.states);
   w.json(tree.breakers.size === 0 ? [] : [...tree.breakers]);
   w.byte(tree.splitRuns ? 1 : 0);
   if (!tree.splitRuns) {
@@ -166,7 +171,7 @@ function writeRun(w: Writer, run: Readonly<RunLedger>): void {
   w.uint(run.steps);
   w.uint(run.costMicros);
   w.byte(run.ended ? 1 : 0);
-  w.json(run.states);
+  writeStates(w, run.states);
 }
 
 function readRun(r: Reader): RunLedger {
@@ -176,14 +181,14 @@ function readRun(r: Reader): RunLedger {
   const steps = r.uint();
   const costMicros = r.uint();
   const ended = r.byte() === 1;
-  const states = reviveStates(r.json() as RunLedger['states']);
+  const states = readStates(r) as RunLedger['states'];
   return { agentId, tags, steps, costMicros, ended, states };
 }
 
 function encodeSummary(summary: Readonly<TreeSummary>): Buffer {
   const w = writer.start(KIND_SUMMARY);
   writeTotals(w, summary);
-  w.json(summary.states);
+  writeStates(w, summary.states);
   w.json([...summary.breakers]);
   return w.done();
 }
@@ -207,6 +212,86 @@ function reviveStates<T extends Partial<Record<DetectorName, unknown>>>(states: 
   return states;
 }
 
+/** How a detector state is written in layout 3: JSON, or the cost-velocity points as varints. */
+const STATE_JSON = 0;
+const STATE_POINTS = 1;
+
+/**
+ * Detector states, one by one: the cost-velocity ones (run and tree) as their points in varints
+ * (time deltas and micro-USD: a tree's points were most of its record, and JSON.stringify of
+ * them most of the changelog's CPU), every other one as its JSON, which its detector's
+ * `revive` may bring up to date when read.
+ */
+function writeStates(w: Writer, states: Partial<Record<DetectorName, unknown>>): void {
+  let count = 0;
+  for (const name in states) if (states[name as DetectorName] !== undefined) count += 1;
+  w.uint(count);
+  for (const key in states) {
+    const name = key as DetectorName;
+    const state = states[name];
+    if (state === undefined) continue;
+    w.string(name);
+    if (POINT_STATES.has(name) && plainPoints(state)) {
+      w.byte(STATE_POINTS);
+      w.double(state.newestMs);
+      const points = state.points;
+      w.uint(points.length);
+      let previous = 0;
+      for (let i = 0; i < points.length; i++) {
+        const point = points[i]!;
+        w.uint(point[0] - previous);
+        w.uint(point[1]);
+        previous = point[0];
+      }
+    } else {
+      w.byte(STATE_JSON);
+      w.json(state);
+    }
+  }
+}
+
+function readStates(r: Reader): Partial<Record<DetectorName, unknown>> {
+  if (r.layout === LAYOUT_JSON_STATES) return reviveStates(r.json() as Partial<Record<DetectorName, unknown>>);
+  const states: Partial<Record<DetectorName, unknown>> = {};
+  for (let n = r.uint(); n > 0; n--) {
+    const name = r.string() as DetectorName;
+    const form = r.byte();
+    if (form === STATE_JSON) {
+      states[name] = r.json();
+    } else if (form === STATE_POINTS) {
+      const newestMs = r.double();
+      const points: CostVelocityState['points'] = [];
+      let time = 0;
+      for (let p = r.uint(); p > 0; p--) {
+        time += r.uint();
+        points.push([time, r.uint()]);
+      }
+      states[name] = { points, newestMs } satisfies CostVelocityState;
+    } else {
+      throw new Error(`detector '${name}': unknown state form ${form}`);
+    }
+  }
+  return reviveStates(states);
+}
+
+const POINT_STATES: ReadonlySet<DetectorName> = new Set(['cost_velocity', 'run_cost_velocity']);
+
+/** Points as the cost-velocity detectors keep them: non-negative integers, times ascending. */
+function plainPoints(state: unknown): state is CostVelocityState {
+  const s = state as Partial<CostVelocityState> | null;
+  if (s === null || typeof s !== 'object' || !Array.isArray(s.points) || typeof s.newestMs !== 'number') return false;
+  let previous = 0;
+  for (let i = 0; i < s.points.length; i++) {
+    const point = s.points[i];
+    if (!Array.isArray(point) || point.length !== 2) return false;
+    const time = point[0];
+    const micros = point[1];
+    if (!Number.isSafeInteger(time) || !Number.isSafeInteger(micros) || time < previous || micros < 0) return false;
+    previous = time;
+  }
+  return Object.keys(s).length === 2;
+}
+
 function decodeLayout1(key: string, value: Buffer): TreeSnapshot {
   let parsed: unknown;
   try {
@@ -215,7 +300,7 @@ function decodeLayout1(key: string, value: Buffer): TreeSnapshot {
     throw new UnreadableSnapshot(key, (error as Error).message);
   }
   const snapshot = parsed as Partial<TreeSnapshot>;
-  if (snapshot.v !== 1) throw new UnreadableSnapshot(key, `layout version ${String(snapshot.v)}, this build reads 1 and ${LAYOUT}`);
+  if (snapshot.v !== 1) throw new UnreadableSnapshot(key, `layout version ${String(snapshot.v)}, this build reads 1 to ${LAYOUT}`);
   if (snapshot.treeId !== key) throw new UnreadableSnapshot(key, `it names tree '${snapshot.treeId}'`);
   return snapshot as TreeSnapshot;
 }
@@ -283,7 +368,7 @@ class Writer {
 const writer = new Writer();
 
 class Reader {
-  constructor(private readonly buf: Buffer, private at: number) {}
+  constructor(private readonly buf: Buffer, private at: number, readonly layout: number = LAYOUT) {}
 
   private need(bytes: number): void {
     if (this.at + bytes > this.buf.length) throw new Error('truncated record');

@@ -77,11 +77,37 @@ describe('processor state changelog', () => {
   });
 
   it('refuses what it cannot read, naming the key and the reason', () => {
-    expect(() => decodeRecord('t', Buffer.from([9, 0x54]))).toThrow(/key 't'.*layout version 9, this build reads 1 and 2/);
+    expect(() => decodeRecord('t', Buffer.from([9, 0x54]))).toThrow(/key 't'.*layout version 9, this build reads 1 to 3/);
     expect(() => decodeRecord('t', Buffer.from('{"v":3}'))).toThrow(UnreadableSnapshot);
     expect(() => decodeRecord('t', Buffer.from([2, 0x54, 5, 0x61]))).toThrow(/truncated/);
+    expect(() => decodeRecord('t', Buffer.from([3, 0x54, 5, 0x61]))).toThrow(/truncated/);
     expect(() => decodeRecord('t', Buffer.from([2, 0x58]))).toThrow(/unknown record kind/);
     expect(decodeRecord('t', null)).toBeNull();
+  });
+
+  it('writes cost-velocity points as varints (far smaller than their JSON) and reads them back exactly', () => {
+    const engine = createEngine();
+    const t0 = 1_700_000_000_000;
+    for (let i = 0; i < 40; i++) engine.apply(span({ kind: 'llm_call', name: 'chat', runId: 'run-1', costMicros: 2_500 + i, startTimeMs: t0 + i * 997, endTimeMs: t0 + i * 997 + 5 }));
+    const log = new Map<string, Buffer | null>();
+    write(log, engine, 'run-1');
+    const restored = restoreFrom(log);
+    expect(restored.snapshot('run-1')).toEqual(engine.snapshot('run-1'));
+    const points = (engine.tree('run-1')!.states as Record<string, { points: unknown }>).cost_velocity!.points;
+    // The whole record (its dedup window alone is 320 bytes) is smaller than the JSON of its two point sets, run and tree.
+    expect(log.get('run-1')!.length).toBeLessThan(2 * JSON.stringify(points).length);
+    const next = span({ kind: 'llm_call', name: 'chat', runId: 'run-1', costMicros: 1, startTimeMs: t0 + 50_000, endTimeMs: t0 + 50_001 });
+    expect(restored.apply(next)).toEqual(engine.apply(next));
+  });
+
+  it('reads layout 2, where the detector states were one JSON object', () => {
+    // A summary record as layout 2 wrote it: totals, states as JSON, breakers as JSON.
+    const text = (value: string) => Buffer.concat([Buffer.from([Buffer.byteLength(value)]), Buffer.from(value)]);
+    const lastEventMs = Buffer.alloc(8);
+    lastEventMs.writeDoubleLE(1_700_000_000_000);
+    const states = { cost_velocity: { points: [[1_700_000_000_000, 500]], newestMs: 1_700_000_000_000 }, tree_budget: {} };
+    const record = Buffer.concat([Buffer.from([2, 0x53]), text('acme'), Buffer.from([100, 7]), lastEventMs, text(JSON.stringify(states)), text('[]')]);
+    expect(decodeRecord('t', record)).toEqual({ kind: 'summary', summary: { tenantId: 'acme', costMicros: 100, tokens: 7, lastEventMs: 1_700_000_000_000, treeId: 't', states, breakers: new Map() } });
   });
 
   describe('loop states written by the build before fingerprints (history as signature texts)', () => {
