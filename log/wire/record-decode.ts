@@ -133,6 +133,9 @@ export function decodeRecords(records: Buffer, options: DecodeOptions): DecodedR
   return { messages, nextOffset };
 }
 
+/** The headers of every record that has none (nearly all): one shared, frozen object, not one each. */
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
 function readBatchRecords(body: Buffer, count: number, baseOffset: bigint, fromOffset: bigint, baseTimestamp: number, logAppendTime: boolean, topic: string, partition: number, out: LogMessage[]): void {
   // Offsets as numbers while exact (always, in practice: 2^53 records is centuries of any log).
   const exact = baseOffset + BigInt(count) < BigInt(Number.MAX_SAFE_INTEGER);
@@ -162,7 +165,7 @@ function readBatchRecords(body: Buffer, count: number, baseOffset: bigint, fromO
     }
     const headerCount = readVarint(body, p);
     p = cursor;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = headerCount === 0 ? NO_HEADERS : {};
     for (let h = 0; h < headerCount; h++) {
       const nameLength = readVarint(body, p);
       const name = body.toString('utf8', cursor, cursor + nameLength);
