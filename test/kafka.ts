@@ -5,6 +5,8 @@ import { createKafkaLog } from '../log/kafka.js';
 import { Kafka, logLevel } from '../log/kafkajs.js';
 import type { EventLog, LogMessage } from '../log/port.js';
 import { topicNames, topicSpecs, type Topics } from '../log/topics.js';
+import { controlEventCodec } from '../schemas/index.js';
+import { standingPartition } from '../services/control-messages.js';
 
 export function brokers(): string[] {
   return inject('kafkaBrokers').split(',');
@@ -44,6 +46,18 @@ export async function readAll(log: EventLog, topic: string): Promise<LogMessage[
   await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, 'beginning')));
   await reader.stop();
   return out;
+}
+
+/**
+ * The action of the latest breaker-state record under `key` (`agent:<tenant>:<agent>`,
+ * `tenant:<tenant>:<tenant>`), or undefined if none is committed yet; fails if any such record
+ * sits outside the partition of its tenant.
+ */
+export async function standingAction(log: EventLog, topics: Topics, key: string, tenantId: string): Promise<string | undefined> {
+  const records = (await readAll(log, topics.breakerState)).filter((m) => m.key === key);
+  const partition = standingPartition(tenantId, await log.partitionCount(topics.breakerState));
+  if (records.some((m) => m.partition !== partition)) throw new Error(`breaker-state record '${key}' outside partition ${partition} of tenant '${tenantId}'`);
+  return records.length > 0 ? controlEventCodec.decode(records.at(-1)!.value!).action : undefined;
 }
 
 /** Resolves once `groupId` has committed every offset of `topic` (the whole log is processed). */

@@ -8,9 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFusebox, RunHalted, type Fusebox, type Run } from '../../client/index.js';
 import type { EventLog } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { agentKey, controlEventCodec, policyEventCodec, policyEventSchema } from '../../schemas/index.js';
-import { brokers, eventually, freshKafka, readAll } from '../../test/kafka.js';
-import { standingPartition } from '../control-messages.js';
+import { agentKey, policyEventCodec, policyEventSchema } from '../../schemas/index.js';
+import { brokers, eventually, freshKafka, standingAction } from '../../test/kafka.js';
 import { silentLogger } from '../logger.js';
 import { createProcessor, type Processor } from '../processor/processor.js';
 import { createAgentStage, type AgentStage } from './agent-stage.js';
@@ -63,7 +62,7 @@ describe('agent breaker (real Kafka)', () => {
     expect((await loopUntilHalted(await fusebox.startRun())).scope).toBe('run');
     await eventually('the agent breaker to open', () => stage.agent(key)?.breaker.state === 'open');
     // It stands on the breaker-state topic too (same transaction), for clients started later.
-    expect(await eventually('the suspension on breaker-state', () => standing())).toBe('trip');
+    expect(await eventually('the suspension on breaker-state', () => standingAction(log, topics, 'agent:acme:crawler', 'acme'))).toBe('trip');
 
     const suspended = await fusebox.startRun();
     const refused = await eventually('a new run to be refused at agent scope', () => halt(suspended));
@@ -85,13 +84,6 @@ describe('agent breaker (real Kafka)', () => {
     expect(halt(after)).toBeUndefined();
     expect(stage.stats()).toMatchObject({ trips: 2, resets: 2 });
     // The stage's state moves as it handles a batch; the record is readable once its transaction commits.
-    await eventually('the reset on breaker-state', async () => (await standing()) === 'reset');
+    await eventually('the reset on breaker-state', async () => (await standingAction(log, topics, 'agent:acme:crawler', 'acme')) === 'reset');
   });
-
-  /** The latest action on the agent's breaker-state record (the partition of its tenant). */
-  async function standing(): Promise<string | undefined> {
-    const records = (await readAll(log, topics.breakerState)).filter((m) => m.key === 'agent:acme:crawler');
-    expect(records.every((m) => m.partition === standingPartition('acme', 3))).toBe(true);
-    return records.length > 0 ? controlEventCodec.decode(records.at(-1)!.value!).action : undefined;
-  }
 });

@@ -7,9 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFusebox, RunHalted, type Fusebox, type Run } from '../../client/index.js';
 import type { EventLog } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { controlEventCodec, policyEventCodec, policyEventSchema } from '../../schemas/index.js';
-import { brokers, eventually, freshKafka, readAll } from '../../test/kafka.js';
-import { standingPartition } from '../control-messages.js';
+import { policyEventCodec, policyEventSchema } from '../../schemas/index.js';
+import { brokers, eventually, freshKafka, standingAction } from '../../test/kafka.js';
 import { silentLogger } from '../logger.js';
 import { createProcessor, type Processor } from '../processor/processor.js';
 import { createTenantStage, type TenantStage } from './tenant-stage.js';
@@ -60,7 +59,7 @@ describe('tenant cost velocity (real Kafka)', () => {
     // partition on following it (client/log-transport.ts, CONTROL_LOOKBACK_MS), not by luck of timing.
     await eventually('the tenant stage to halt the tenant', () => stage.stats().trips === 1);
     // On breaker-state too, readable once the stage's transaction commits.
-    await eventually('the halt on breaker-state', async () => (await standing()) === 'trip');
+    await eventually('the halt on breaker-state', async () => (await standingAction(log, topics, 'tenant:acme:acme', 'acme')) === 'trip');
     const runC = await c.startRun();
     const refused = await eventually('a third agent of the tenant, started after the halt, to be refused', () => halt(runC));
     expect(refused).toMatchObject({ scope: 'tenant', reason: { detector: 'tenant_cost_velocity', threshold: 10_000, observed: 11_000, windowMs: 1_000 }, policy: { id: 'acme-rate', version: 1 } });
@@ -71,13 +70,6 @@ describe('tenant cost velocity (real Kafka)', () => {
     const later = await a.startRun(); // its run_start carries the new time
     await eventually('runs to go on once the rate is back under the limit', () => halt(later) === undefined && stage.tenant('acme')?.breaker.state === 'closed');
     expect(stage.stats()).toMatchObject({ trips: 1, resets: 1 });
-    await eventually('the reset on breaker-state', async () => (await standing()) === 'reset');
+    await eventually('the reset on breaker-state', async () => (await standingAction(log, topics, 'tenant:acme:acme', 'acme')) === 'reset');
   });
-
-  /** The latest action on the tenant's breaker-state record (the partition of the tenant). */
-  async function standing(): Promise<string | undefined> {
-    const records = (await readAll(log, topics.breakerState)).filter((m) => m.key === 'tenant:acme:acme');
-    expect(records.every((m) => m.partition === standingPartition('acme', 3))).toBe(true);
-    return records.length > 0 ? controlEventCodec.decode(records.at(-1)!.value!).action : undefined;
-  }
 });
