@@ -5,9 +5,12 @@
  *   acked   every 128th span of each batch, when the sink's handler for that batch resolved: the
  *           sink returns only after the ClickHouse insert holding the batch's rows succeeded, so
  *           from then on a SELECT sees them. Many samples, no queries; it trusts that claim.
- *   polled  every 250 ms one span is taken as the sink receives it, and ClickHouse is asked for
- *           it by its primary key every 25 ms (all outstanding probes in one query) until a row
- *           comes back. Fewer samples, each one proven by a query; it costs the sink a little.
+ *   polled  every 250 ms one span, at a random place in the batch the sink receives, is taken
+ *           as a probe, and ClickHouse is asked for it by its primary key every 25 ms (all
+ *           outstanding probes in one query) until a row comes back. Fewer samples, each one
+ *           proven by a query; it costs the sink a little. The query that found a probe is timed
+ *           too (`pollQueryMs`): in chDB it runs in the sink's process beside the inserts and
+ *           merges, and its own wait is part of what a probe measures.
  *
  * Both measure from the span's `endTimeMs`, which the client stamps with Date.now() in the tick
  * it emits the span (the simulated agents' work is instant), and all processes share the
@@ -25,6 +28,8 @@ export interface FreshnessSamples {
   polled: TimedSample[];
   /** Probes never found within GIVE_UP_MS. */
   polledMissed: number;
+  /** [Date.now() when it returned, milliseconds] of each query that found at least one probe. */
+  pollQueryMs: TimedSample[];
 }
 
 const ACK_EVERY = 128;
@@ -40,7 +45,7 @@ interface Probe {
 }
 
 export function measureFreshness(store: Store) {
-  const samples: FreshnessSamples = { acked: [], polled: [], polledMissed: 0 };
+  const samples: FreshnessSamples = { acked: [], polled: [], polledMissed: 0, pollQueryMs: [] };
   const probes = new Map<string, Probe>();
   let nextProbeAt = 0;
   let polling = false;
@@ -50,18 +55,23 @@ export function measureFreshness(store: Store) {
     polling = true;
     try {
       const waiting = [...probes.values()];
+      const asked = Date.now();
       const result = await store.client.query({
         query: 'SELECT event_id FROM spans WHERE tenant_id IN {tenants:Array(String)} AND tree_id IN {trees:Array(String)} AND event_id IN {ids:Array(String)}',
         query_params: { tenants: [...new Set(waiting.map((p) => p.tenantId))], trees: waiting.map((p) => p.treeId), ids: waiting.map((p) => p.eventId) },
         format: 'JSONEachRow',
       });
+      const rows = await result.json<{ event_id: string }>();
       const now = Date.now();
-      for (const row of await result.json<{ event_id: string }>()) {
+      let found = 0;
+      for (const row of rows) {
         const probe = probes.get(row.event_id);
         if (!probe) continue;
         samples.polled.push([now, now - probe.emittedAt]);
         probes.delete(row.event_id);
+        found += 1;
       }
+      if (found > 0) samples.pollQueryMs.push([now, now - asked]);
       for (const probe of probes.values()) {
         if (now - probe.emittedAt > GIVE_UP_MS) { samples.polledMissed += 1; probes.delete(probe.eventId); }
       }
@@ -78,7 +88,8 @@ export function measureFreshness(store: Store) {
       const now = Date.now();
       if (now < nextProbeAt || batch.messages.length === 0) return;
       nextProbeAt = now + PROBE_EVERY_MS;
-      const event = spanEventCodec.decode(batch.messages[0]!.value!);
+      // At random, not the batch's first: that one is its oldest span, which biased the probe late.
+      const event = spanEventCodec.decode(batch.messages[Math.floor(Math.random() * batch.messages.length)]!.value!);
       probes.set(event.eventId, { tenantId: event.tenantId, treeId: event.treeId, eventId: event.eventId, emittedAt: event.endTimeMs });
     },
     /** The sink's handler for that batch resolved: its rows are in ClickHouse. */
