@@ -182,7 +182,7 @@ export function createEngine(options: EngineOptions = {}) {
   const shardOf = options.shardOf ?? (() => 0);
   const trees = new ShardedMap<TreeLedger>(shardOf);
   const summaries = new ShardedMap<TreeSummary>(shardOf);
-  /** Per tree, the runs changed (or gone) since its last `changes` call. */
+  /** Per tree, the runs changed (or gone) since its last `changes` call; kept up for trees whose runs are written apart (`splitRuns`), the only ones `changes` asks it of. */
   const dirty = new Map<string, Set<string>>();
 
   function markRun(treeId: string, runId: string): void {
@@ -201,8 +201,9 @@ export function createEngine(options: EngineOptions = {}) {
     return known !== undefined && known.tenantId !== tenantId;
   }
 
-  function treeLedger(tenantId: string, treeId: string): TreeLedger {
-    let tree = trees.get(treeId);
+  /** `live` is what `trees` holds for the id, when the caller has looked it up already. */
+  function treeLedger(tenantId: string, treeId: string, live = trees.get(treeId)): TreeLedger {
+    let tree = live;
     if (!tree) {
       // A late event (or control) for an evicted tree carries on from its summary.
       const summary = summaries.get(treeId);
@@ -215,9 +216,9 @@ export function createEngine(options: EngineOptions = {}) {
     return tree;
   }
 
-  /** Folds the event in; returns the ledgers, or null for a duplicate. */
-  function evolve(event: SpanEvent): { tree: TreeLedger; run: RunLedger } | null {
-    const tree = treeLedger(event.tenantId, event.treeId);
+  /** Folds the event in; returns the ledgers, or null for a duplicate. `live`: as for treeLedger. */
+  function evolve(event: SpanEvent, live?: TreeLedger): { tree: TreeLedger; run: RunLedger } | null {
+    const tree = live ?? treeLedger(event.tenantId, event.treeId);
     const fingerprint = eventFingerprint(event.eventId);
     if (tree.seen.has(fingerprint)) return null;
     tree.seen.add(fingerprint);
@@ -230,7 +231,9 @@ export function createEngine(options: EngineOptions = {}) {
       run = { agentId: event.agentId, tags, steps: 0, costMicros: 0, states: {}, ended: false };
       tree.runs.set(event.runId, run);
     }
-    markRun(event.treeId, event.runId);
+    // Which runs changed matters only to a tree whose runs are written apart (see `changes`);
+    // a tree written whole (nearly all) is written whole whatever changed.
+    if (tree.splitRuns) markRun(event.treeId, event.runId);
     if (event.kind === 'run_end') run.ended = true;
     const cost = event.costMicros ?? 0;
     if (isStep(event.kind)) run.steps += 1;
@@ -296,8 +299,10 @@ export function createEngine(options: EngineOptions = {}) {
   return {
     /** Evolve and decide: the live path. */
     apply(event: SpanEvent): Outcome {
-      if (heldByAnother(event.tenantId, event.treeId)) return FOREIGN;
-      const folded = evolve(event);
+      // heldByAnother and treeLedger in one lookup: this runs for every span.
+      const live = trees.get(event.treeId);
+      if (live ? live.tenantId !== event.tenantId : heldByAnother(event.tenantId, event.treeId)) return FOREIGN;
+      const folded = evolve(event, treeLedger(event.tenantId, event.treeId, live));
       return folded ? decide(folded.tree, folded.run, event) : DUPLICATE;
     },
 
