@@ -23,8 +23,8 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'processor',
     title: 'Processor: draining a preloaded spans topic',
     about:
-      'A 6-partition spans topic is preloaded with realistic trees (about 1 in 1,000 looping with three identical failing tool calls). The same topic is then drained, each by a fresh consumer group in its own process: by plain kafkajs (the ceiling), by plain kafkajs plus Avro decoding, and by `createProcessor` (decode, the breaker engine, then trips, audit records, its state changelog and the offsets published and committed together, today in one Kafka transaction per batch). Rates run from the first completed batch to the last; `stats()` counts spans and trips. The pure figures fold the same spans in the bench process without Kafka: what decoding and the engine cost on their own. Trips are checked against the control topic: every looping tree must be tripped, and no other.',
-    timeoutMs: 300_000,
+      'A 6-partition spans topic is preloaded with realistic trees (about 1 in 1,000 looping with three identical failing tool calls). The same topic is then drained, each by a fresh consumer group in its own process: by plain kafkajs (the ceiling), by plain kafkajs plus Avro decoding, and by `createProcessor` (decode, the breaker engine, then trips, audit records, its state changelog and the offsets published and committed together in Kafka transactions, per partition at most one every 100 ms). Plain kafkajs and the processor drain in pairs, one after the other, each pair on a fresh copy of the topic (3 pairs in full mode, 1 in short): the ratios are those of the median pair and every pair is listed, since the ratio of one pair moves by half on this shared box. Rates run from the first completed batch to the last; `stats()` counts spans and trips. The pure figures fold the same spans in the bench process without Kafka: what decoding and the engine cost on their own. Trips are checked against the control topic: every looping tree must be tripped, and no other.',
+    timeoutMs: 480_000,
   },
   {
     name: 'sustained',
