@@ -17,8 +17,9 @@
  *
  * Binary (layout 3): a version byte, a kind byte, then varints, length-prefixed UTF-8 and the
  * dedup window as 8-byte fingerprints; detector states one by one, the cost-velocity points as
- * varints and the others, whose shape follows their detector, as embedded JSON; breakers as
- * JSON. Private to the processor and read back only by the same code, so no Avro. A detector
+ * varints and the others, whose shape follows their detector, as tagged binary values
+ * (plain-value.ts; embedded JSON before, still read, and still written for a state that is not
+ * plain JSON-shaped data); breakers as JSON. Private to the processor and read back only by the same code, so no Avro. A detector
  * state embedded by an earlier build is brought to this build's shape by its detector's
  * `revive` (the loop history, once signature texts, now fingerprints) or refused, naming the key
  * and the detector. Layouts 1 (the whole tree as one JSON object) and 2 (all detector states as
@@ -28,6 +29,7 @@
 import { detectorByName, type DetectorName } from '../../streams/detectors/index.js';
 import type { CostVelocityState } from '../../streams/detectors/cost-velocity.js';
 import type { RunLedger, TreeChanges, TreeLedger, TreeSnapshot, TreeSummary } from '../../streams/engine.js';
+import { readPlainValue, writePlainValue } from './plain-value.js';
 
 export const LAYOUT = 3;
 /** The layout before detector states went binary where they have a form of their own (still read). */
@@ -212,9 +214,14 @@ function reviveStates<T extends Partial<Record<DetectorName, unknown>>>(states: 
   return states;
 }
 
-/** How a detector state is written in layout 3: JSON, or the cost-velocity points as varints. */
+/**
+ * How a detector state is written in layout 3: JSON, the cost-velocity points as varints, or any
+ * other JSON-shaped state as a tagged binary value (plain-value.ts). A build before the third
+ * form wrote the others as JSON, which is still read.
+ */
 const STATE_JSON = 0;
 const STATE_POINTS = 1;
+const STATE_VALUE = 2;
 
 /**
  * Detector states, one by one: the cost-velocity ones (run and tree) as their points in varints
@@ -244,8 +251,13 @@ function writeStates(w: Writer, states: Partial<Record<DetectorName, unknown>>):
         previous = point[0];
       }
     } else {
-      w.byte(STATE_JSON);
-      w.json(state);
+      const at = w.mark();
+      w.byte(STATE_VALUE);
+      if (!writePlainValue(w, state)) {
+        w.rewind(at);
+        w.byte(STATE_JSON);
+        w.json(state);
+      }
     }
   }
 }
@@ -258,6 +270,8 @@ function readStates(r: Reader): Partial<Record<DetectorName, unknown>> {
     const form = r.byte();
     if (form === STATE_JSON) {
       states[name] = r.json();
+    } else if (form === STATE_VALUE) {
+      states[name] = readPlainValue(r);
     } else if (form === STATE_POINTS) {
       const newestMs = r.double();
       const points: CostVelocityState['points'] = [];
@@ -324,6 +338,15 @@ class Writer {
     return Buffer.from(this.buf.subarray(0, this.at));
   }
 
+  /** Where the record stands, to `rewind` to when a part turns out to need another form. */
+  mark(): number {
+    return this.at;
+  }
+
+  rewind(at: number): void {
+    this.at = at;
+  }
+
   private room(bytes: number): void {
     if (this.at + bytes <= this.buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + bytes));
@@ -354,6 +377,23 @@ class Writer {
   }
 
   string(value: string): void {
+    // Short ASCII (ids, names) is copied here: two native calls (byteLength, write) cost more.
+    const n = value.length;
+    if (n < 0x80) {
+      this.room(n + 1);
+      const start = this.at + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        this.buf[start + i] = c;
+      }
+      if (i === n) {
+        this.buf[this.at] = n; // its length: one varint byte
+        this.at = start + n;
+        return;
+      }
+    }
     const length = Buffer.byteLength(value, 'utf8');
     this.uint(length);
     this.room(length);

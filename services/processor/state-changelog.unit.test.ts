@@ -100,6 +100,31 @@ describe('processor state changelog', () => {
     expect(restored.apply(next)).toEqual(engine.apply(next));
   });
 
+  it('writes the other detector states as binary values, not JSON text, with non-ASCII names intact', () => {
+    const engine = createEngine();
+    for (let i = 0; i < 3; i++) engine.apply(toolCall('sök-ärende ✓', 'same', {}, { status: 'error', error: 'timeout' }));
+    const log = new Map<string, Buffer | null>();
+    write(log, engine, 'run-1');
+    expect(restoreFrom(log).snapshot('run-1')).toEqual(engine.snapshot('run-1'));
+    const states = engine.tree('run-1')!.runs.get('run-1')!.states;
+    expect(Object.keys(states)).toEqual(expect.arrayContaining(['loop', 'failure_streak', 'iteration_cap']));
+    // Binary, not JSON: the loop's fingerprints are not in the record as decimal text.
+    const [fingerprint] = (states as { loop: { history: number[] } }).loop.history;
+    expect(log.get('run-1')!.toString('latin1')).not.toContain(String(fingerprint));
+    expect(log.get('run-1')!.toString('latin1')).not.toContain('"streaks"');
+  });
+
+  it('a state that is not plain data is written as its JSON (the earlier form), and read back as JSON would give it', () => {
+    const engine = createEngine();
+    engine.apply(toolCall('search', 'h'));
+    (engine.tree('run-1')!.runs.get('run-1')!.states as Record<string, unknown>).iteration_cap = { steps: 1, since: new Date(0) };
+    const log = new Map<string, Buffer | null>();
+    write(log, engine, 'run-1');
+    const restored = restoreFrom(log).tree('run-1')!.runs.get('run-1')!.states as Record<string, unknown>;
+    expect(restored.iteration_cap).toEqual({ steps: 1, since: '1970-01-01T00:00:00.000Z' });
+    expect(restored.loop).toEqual(engine.tree('run-1')!.runs.get('run-1')!.states.loop); // the next state, after the rewind, as binary again
+  });
+
   it('reads layout 2, where the detector states were one JSON object', () => {
     // A summary record as layout 2 wrote it: totals, states as JSON, breakers as JSON.
     const text = (value: string) => Buffer.concat([Buffer.from([Buffer.byteLength(value)]), Buffer.from(value)]);
