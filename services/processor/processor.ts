@@ -116,6 +116,9 @@ export function createProcessor(options: ProcessorOptions) {
     const spendByTenant = new Map<string, TenantSpend>();
 
     if (batch.topic === topics.spans) {
+      let high = highWater.get(batch.partition) ?? 0;
+      /** Per tenant of the batch: whether the tenant and agent stages act for it (two policy lookups each, once a batch). */
+      const staged = new Map<string, { tenantVelocity: boolean; agentBreaker: boolean }>();
       for (const message of batch.messages) {
         const decoded = decodeSpanMessage(message, pricing.price);
         if (!decoded.ok) {
@@ -130,11 +133,12 @@ export function createProcessor(options: ProcessorOptions) {
         }
         spans += 1;
         touched.add(event.treeId);
-        if (event.endTimeMs > (highWater.get(batch.partition) ?? 0)) highWater.set(batch.partition, event.endTimeMs);
+        if (event.endTimeMs > high) high = event.endTimeMs;
         // The agent and tenant stages act only for tenants with their policies, and every
         // partition a transaction writes to costs a commit marker: send them nothing else.
-        const tenantVelocity = book.governs(event.tenantId, TENANT_COST_VELOCITY);
-        const agentBreaker = book.governs(event.tenantId, AGENT_BREAKER);
+        let stages = staged.get(event.tenantId);
+        if (!stages) staged.set(event.tenantId, (stages = { tenantVelocity: book.governs(event.tenantId, TENANT_COST_VELOCITY), agentBreaker: book.governs(event.tenantId, AGENT_BREAKER) }));
+        const { tenantVelocity, agentBreaker } = stages;
         let spend = tenantVelocity ? spendByTenant.get(event.tenantId) : undefined;
         if (tenantVelocity && !spend) {
           spend = { signalId: `${batch.topic}:${batch.partition}:${batch.messages[0]!.offset}:${event.tenantId}`, tenantId: event.tenantId, spend: [], latestMs: 0, runId: event.runId, treeId: event.treeId };
@@ -158,6 +162,7 @@ export function createProcessor(options: ProcessorOptions) {
           logger.info(audit.action === 'warn' ? 'breaker warning' : 'breaker tripped', { detector: audit.detector, scope: audit.scope, target: audit.target, observed: audit.observed, threshold: audit.threshold, tenant: audit.tenantId, policy: audit.policyId });
         }
       }
+      highWater.set(batch.partition, high);
       sweep(batch.partition, touched);
       early?.send(controls);
     } else {
