@@ -7,8 +7,9 @@
  * What is read back equals what `JSON.parse(JSON.stringify(value))` gives (the unit test holds
  * them together): keys in their order, undefined properties left out, undefined or non-finite
  * array items and non-finite numbers as null. A value JSON would treat specially (a toJSON,
- * a Date, a Map, a bigint, a `__proto__` key, deeper than MAX_DEPTH) is not written: `write`
- * answers false, and the caller rewinds and writes JSON instead.
+ * a Date, a Map, a bigint, a `__proto__` key, a string with a lone surrogate, deeper than
+ * MAX_DEPTH) is not written: `write` answers false, and the caller rewinds and writes JSON
+ * instead.
  */
 
 export interface ValueWriter {
@@ -52,6 +53,7 @@ export function writePlainValue(w: ValueWriter, value: unknown, depth = 0): bool
       }
       return true;
     case 'string':
+      if (!wellFormed(value)) return false;
       w.byte(STRING);
       w.string(value);
       return true;
@@ -90,11 +92,18 @@ export function writePlainValue(w: ValueWriter, value: unknown, depth = 0): bool
     const item = record[key];
     if (!kept(item)) continue;
     if (key === '__proto__') return false; // read back by assignment it would set the prototype
+    if (!wellFormed(key)) return false;
     w.string(key);
     if (!writePlainValue(w, item, depth + 1)) return false;
   }
   return true;
 }
+
+/**
+ * A lone surrogate would become U+FFFD in UTF-8, where JSON keeps it as an escape: such a string
+ * is left to JSON. (Strings decoded from spans never hold one; hand-made states might.)
+ */
+const wellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
 
 /** Whether JSON keeps an object property with this value. */
 const kept = (item: unknown): boolean => item !== undefined && typeof item !== 'function' && typeof item !== 'symbol';

@@ -118,6 +118,8 @@ describe('plain values (detector states in the changelog)', () => {
     ['a bigint', { n: 10n }],
     ['an object with toJSON', { v: { toJSON: () => 'x' } }],
     ['a __proto__ key', JSON.parse('{"__proto__": {"polluted": true}}')],
+    ['a lone surrogate in a string', { tools: ['search', 'broken \ud800'] }],
+    ['a lone surrogate in a key', { streaks: { 'tool_call:\udc00': 1 } }],
     ['a class instance', { v: new (class Point { x = 1 })() }],
     ['nesting deeper than 32', JSON.parse('['.repeat(40) + ']'.repeat(40))],
   ])('refuses %s, so the caller writes JSON instead', (_, value) => {
