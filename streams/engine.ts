@@ -216,9 +216,9 @@ export function createEngine(options: EngineOptions = {}) {
     return tree;
   }
 
-  /** Folds the event in; returns the ledgers, or null for a duplicate. `live`: as for treeLedger. */
-  function evolve(event: SpanEvent, live?: TreeLedger): { tree: TreeLedger; run: RunLedger } | null {
-    const tree = live ?? treeLedger(event.tenantId, event.treeId);
+  /** Folds the event in; returns the ledgers, or null for a duplicate. `ledger`: the tree's, when the caller has it. */
+  function evolve(event: SpanEvent, ledger?: TreeLedger): { tree: TreeLedger; run: RunLedger } | null {
+    const tree = ledger ?? treeLedger(event.tenantId, event.treeId);
     const fingerprint = eventFingerprint(event.eventId);
     if (tree.seen.has(fingerprint)) return null;
     tree.seen.add(fingerprint);

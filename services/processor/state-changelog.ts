@@ -19,12 +19,14 @@
  * dedup window as 8-byte fingerprints; detector states one by one, the cost-velocity points as
  * varints and the others, whose shape follows their detector, as tagged binary values
  * (plain-value.ts; embedded JSON before, still read, and still written for a state that is not
- * plain JSON-shaped data); breakers as JSON. Private to the processor and read back only by the same code, so no Avro. A detector
- * state embedded by an earlier build is brought to this build's shape by its detector's
- * `revive` (the loop history, once signature texts, now fingerprints) or refused, naming the key
- * and the detector. Layouts 1 (the whole tree as one JSON object) and 2 (all detector states as
- * one JSON object) are still read, so a processor upgraded over an old changelog resumes from
- * it; a layout this build does not know is refused by name.
+ * plain JSON-shaped data); breakers as JSON. Private to the processor and read back only by the
+ * same code, so no Avro. A detector state embedded by an earlier build is brought to this
+ * build's shape by its detector's `revive` (the loop history, once signature texts, now
+ * fingerprints) or refused, naming the key and the detector. Layouts 1 (the whole tree as one
+ * JSON object) and 2 (all detector states as one JSON object) are still read, so a processor
+ * upgraded over an old changelog resumes from it; a layout or state form this build does not
+ * know is refused by name. Upgrades go forward only: a build from before the binary values
+ * refuses a record this one wrote (unknown state form 2) rather than guess at it.
  */
 import { detectorByName, type DetectorName } from '../../streams/detectors/index.js';
 import type { CostVelocityState } from '../../streams/detectors/cost-velocity.js';
