@@ -14,7 +14,10 @@
  * rate during the step (the bound: two seconds' worth of the rate, the queryable-within-2-s
  * target); then once more halfway between the last rate that held and the failed one. The last
  * rate that held is then offered for the measured window, after the lag of the failed step has
- * drained (at most 20 s). So the figure is a rate the pipeline held with bounded lag, not a burst.
+ * drained (at most 20 s). A window whose lag ends above the bound did not keep that rate: it is
+ * measured once more at a fifth less, after its backlog drained with the agents idle (at most
+ * 90 s), and both windows are listed. So the figure is a rate the pipeline held with bounded
+ * lag for the whole window, not a burst.
  *
  * How it is measured:
  * - Rates and lag come from Kafka, read from this process once a second (group-progress.ts):
@@ -51,6 +54,8 @@ const PARTITIONS = 6;
 const RATE_STEPS = [2_500, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 65_000, 80_000, 100_000];
 /** Lag above this many seconds' worth of the offered rate means the pipeline fell behind. */
 const LAG_BOUND_S = 2;
+/** Windows measured at most: the searched rate, then a fifth less each time the window fell behind. */
+const MAX_WINDOWS = 2;
 const LOAD = { processes: 2, clients: 4, agentsPerTenant: 2, runsPerClient: 50, loopEvery: 1_000 };
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
@@ -59,6 +64,8 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const stepMs = sized(ctx, 10_000, 3_000);
   const windowMs = sized(ctx, 60_000, 15_000);
   const recoverMs = sized(ctx, 20_000, 6_000);
+  /** After a window that fell behind, how long the idle agents wait for its backlog to drain. */
+  const drainMs = sized(ctx, 90_000, 15_000);
   const warmMs = sized(ctx, 5_000, 3_000);
   const bench = await freshTopics(ctx.brokers, 'sustained', PARTITIONS);
   const chdbPath = mkdtempSync(join(tmpdir(), 'fusebox-bench-sustained-'));
@@ -145,15 +152,17 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
       break;
     }
 
-    agents.setRate(held);
-    ctx.progress(`offering ${fmt(held)} spans/s; waiting for the lag to drain (at most ${recoverMs / 1000} s)`);
-    const recoverUntil = Date.now() + recoverMs;
-    while (Date.now() < recoverUntil && Math.max(lags(latest()).processor, lags(latest()).sink) > held * LAG_BOUND_S) await sleep(500);
-
-    ctx.progress(`measuring ${windowMs / 1000} s at ${fmt(held)} spans/s`);
-    const windowStart = latest();
-    const cpuAtStart = memory.cpu();
-    const windowEnd = await (async () => {
+    // The window. A searched rate that the window then cannot keep (the lag at its end over the
+    // bound: chDB's merges build up over a minute, not over a step) is not a sustained rate: the
+    // window is measured again at a fifth less, after the backlog drained with the agents idle.
+    const windows: string[] = [];
+    const measureWindow = async () => {
+      ctx.progress(`offering ${fmt(held)} spans/s; waiting for the lag to drain (at most ${recoverMs / 1000} s)`);
+      const recoverUntil = Date.now() + recoverMs;
+      while (Date.now() < recoverUntil && Math.max(lags(latest()).processor, lags(latest()).sink) > held * LAG_BOUND_S) await sleep(500);
+      ctx.progress(`measuring ${windowMs / 1000} s at ${fmt(held)} spans/s`);
+      const start = latest();
+      const cpuStart = memory.cpu();
       const until = Date.now() + windowMs;
       let reported = Date.now();
       while (Date.now() < until) {
@@ -161,12 +170,26 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
         if (Date.now() - reported >= 5_000) {
           reported = Date.now();
           const s = latest();
-          ctx.progress(`  ${Math.round((s.atMs - windowStart.atMs) / 1000)} s: produced ${fmt(total(s.end) - total(windowStart.end))}, stored ${fmt(total(s.committed[groups.sink]!) - total(windowStart.committed[groups.sink]!))}, lag processor ${fmt(lags(s).processor)}, sink ${fmt(lags(s).sink)}`);
+          ctx.progress(`  ${Math.round((s.atMs - start.atMs) / 1000)} s: produced ${fmt(total(s.end) - total(start.end))}, stored ${fmt(total(s.committed[groups.sink]!) - total(start.committed[groups.sink]!))}, lag processor ${fmt(lags(s).processor)}, sink ${fmt(lags(s).sink)}`);
         }
       }
-      return latest();
-    })();
-    const cpuAtEnd = memory.cpu();
+      return { start, end: latest(), cpuStart, cpuEnd: memory.cpu() };
+    };
+    let measured: Awaited<ReturnType<typeof measureWindow>>;
+    for (let attempt = 1; ; attempt++) {
+      agents.setRate(held);
+      measured = await measureWindow();
+      const endLag = lags(measured.end);
+      const keptUp = Math.max(endLag.processor, endLag.sink) <= held * LAG_BOUND_S;
+      windows.push(`${fmt(held)}/s: lag at its end processor ${fmt(endLag.processor)}, sink ${fmt(endLag.sink)} — ${keptUp ? 'kept up' : 'fell behind'}`);
+      if (keptUp || fixed > 0 || attempt === MAX_WINDOWS) break;
+      held = Math.round((held * 0.8) / 500) * 500;
+      ctx.progress(`the window fell behind; idling the agents until the backlog drains (at most ${drainMs / 1000} s), then ${fmt(held)} spans/s`);
+      agents.setRate(0);
+      const drainUntil = Date.now() + drainMs;
+      while (Date.now() < drainUntil && Math.max(lags(latest()).processor, lags(latest()).sink) > 0) await sleep(500);
+    }
+    const { start: windowStart, end: windowEnd, cpuStart: cpuAtStart, cpuEnd: cpuAtEnd } = measured;
 
     ctx.progress('stopping the agents; waiting for the processor to catch up (for the trips)');
     const load = await agents.stop();
@@ -203,7 +226,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     const figures: Figure[] = [
       fixed > 0
         ? figure('offered rate (fixed)', held, 'spans/s', 'BENCH_SUSTAINED_RATE: no search, this rate held for the window')
-        : figure('offered rate (highest that held)', held, 'spans/s', `found by stepping ${tried.map(fmt).join(', ')} spans/s, ${stepMs / 1000} s each`),
+        : figure('offered rate (highest that held)', held, 'spans/s', `found by stepping ${tried.map(fmt).join(', ')} spans/s, ${stepMs / 1000} s each${windows.length > 1 ? `; then windows at ${windows.map((w) => w.split('/s')[0]).join(', ')} spans/s, the last kept` : ''}`),
       figure('produced to Kafka', producedRate, 'spans/s', `${seconds.toFixed(0)} s window; acknowledged by the broker (spans topic end offsets)`),
       figure('decided by the processor', decidedRate, 'spans/s', 'processor group committed offsets'),
       { ...figure('end to end: stored in ClickHouse', storedRate, 'spans/s', 'sink group committed offsets over the window'), target: '≥ 50,000 spans/s end to end (stretch 100,000)', met: storedRate >= 50_000 },
@@ -224,6 +247,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     ];
     const notes: string[] = [
       `Rate search: ${steps.join('; ')}.`,
+      `Windows (${windowMs / 1000} s each): ${windows.join('; ')}.`,
       `Per 5 s of the window, produced / stored / lag processor / lag sink: ${everyFive(window, groups).join('; ')}.`,
       `Stored per second of the window (the sink commits after each insert, so this is bursty): ${perSecond.map(fmt).join(' ')}.`,
       `Agents emitted ${fmt(emitted)} spans in all (search included); ${sum('dropped')} dropped by the clients' buffers, ${sum('unsent')} unsent at close.`,
