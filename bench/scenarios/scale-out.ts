@@ -59,7 +59,7 @@ const PAUSE_LOAD_RATE = 5_000;
 const SAMPLE_EVERY_MS = 50;
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
-  const count = sized(ctx, 300_000, 60_000);
+  const count = sized(ctx, 300_000, 40_000);
   ctx.progress(`encoding ${count.toLocaleString('en-US')} realistic spans`);
   const workload = buildWorkload({ spans: count, seed: 6 });
   ctx.progress(`  ${workload.trees.toLocaleString('en-US')} trees, ${workload.loopingTrees} of them looping`);
