@@ -68,7 +68,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   const recoverMs = sized(ctx, 20_000, 6_000);
   /** After a window that fell behind, how long the idle agents wait for its backlog to drain. */
   const drainMs = sized(ctx, 90_000, 15_000);
-  const warmMs = sized(ctx, 5_000, 3_000);
+  const warmMs = sized(ctx, 5_000, 2_000);
   const bench = await freshTopics(ctx.brokers, 'sustained', PARTITIONS);
   const chdbPath = mkdtempSync(join(tmpdir(), 'fusebox-bench-sustained-'));
   const groups = { processor: `${bench.prefix}-processor`, sink: `${bench.prefix}-sink` };
