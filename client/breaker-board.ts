@@ -43,11 +43,13 @@ export function createFirstSeen(capacity: number) {
 export function createBreakerBoard(options: { rememberedEvents?: number } = {}) {
   const open = new Map<string, OpenBreaker>();
   /**
-   * Agent and tenant breakers: the time of the event that last set each. Their events reach a
-   * client by two roads, the breaker-state topic read whole at start and the control partitions
-   * read an hour back as runs start; once compaction has left only a breaker's reset on the
-   * first, the second replays the trip before it, which must not reopen the breaker. (Run and
-   * tree events come by one road, in order.) A board is one tenant's: a handful of agents, small.
+   * Agent and tenant breakers: the time of the event that last set each. Events reach a client
+   * by two roads, the breaker-state topic read whole at start and the control partitions. The
+   * client follows the latter from their end when it has the former (client/log-transport.ts),
+   * so both carry a breaker's events in one order; a caller that also fed control history (an
+   * hour back, say) would replay a trip whose reset compaction has left alone on breaker-state,
+   * and this keeps that trip from reopening an agent or tenant breaker. A board is one
+   * tenant's: a handful of agents, small.
    */
   const setAt = new Map<string, number>();
   const remembered = options.rememberedEvents ?? DEFAULT_REMEMBERED_EVENTS;
@@ -66,6 +68,15 @@ export function createBreakerBoard(options: { rememberedEvents?: number } = {}) 
       if (event.action === 'trip' || event.action === 'kill') open.set(key, { scope: event.scope, target: event.target, event });
       else if (event.action === 'reset') open.delete(key);
       return true;
+    },
+    /**
+     * Lets a breaker go whatever its state: the processor forgot its tree (a week idle), and
+     * the tombstone of its standing record says so. Only memory is at stake: no run of a tree
+     * forgotten that long is still asking.
+     */
+    release(scope: ControlScope, target: string): void {
+      open.delete(`${scope}:${target}`);
+      setAt.delete(`${scope}:${target}`);
     },
     /** Open breakers held, of any run: zero lets guard() skip the lookups. */
     get size(): number {

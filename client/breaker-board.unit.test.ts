@@ -51,6 +51,18 @@ describe('the breaker board', () => {
     expect(board.apply(event('run-trip', 'trip'))).toBe(true);
   });
 
+  it('lets a breaker go on release (its tree forgotten), whatever its state, and only that one', () => {
+    const board = createBreakerBoard();
+    board.apply(event('trip-1', 'trip'));
+    board.apply({ ...event('tree-trip', 'trip', 't1'), scope: 'tree' });
+    board.release('run', 'r1');
+    expect(board.check(run)?.scope).toBe('tree');
+    board.release('tree', 't1');
+    expect([board.check(run), board.size]).toEqual([undefined, 0]);
+    board.release('tree', 'never-seen'); // a tombstone for a breaker this board never held
+    expect(board.size).toBe(0);
+  });
+
   it('with rememberedEvents 0 applies everything (its caller deduplicates)', () => {
     const board = createBreakerBoard({ rememberedEvents: 0 });
     expect([board.apply(event('e', 'trip')), board.apply(event('e', 'trip'))]).toEqual([true, true]);

@@ -44,12 +44,12 @@ import { ClientClosed, RejectedEvent, RunHalted, TransportUnavailable } from './
 import { createHttpTransport, type RejectedSpan } from './http-transport.js';
 import { checkLocally, createCachedPolicies, type NextAction } from './local-checks.js';
 import { CONTROL_LOOKBACK_MS, createLogTransport } from './log-transport.js';
-import { checkSuppliedFields, Run, type RunHost, type RunIdentity, type RunOptions } from './run.js';
+import { checkSuppliedFields, Run, type RunHandoff, type RunHost, type RunIdentity, type RunOptions } from './run.js';
 import { createStalenessWatch, type StaleMode, type StaleTransition, type StalenessWatch } from './staleness.js';
 import { RetryLater, type Transport } from './transport.js';
 
 export { RunHalted, RejectedEvent, TransportUnavailable, ClientClosed, FuseboxError, type FuseboxErrorCode, type HaltOrigin } from './errors.js';
-export { Run, type RunOptions, type LlmUsage, type ModelCall, type SignalEdge } from './run.js';
+export { Run, type RunHandoff, type RunOptions, type LlmUsage, type ModelCall, type SignalEdge } from './run.js';
 export type { NextAction } from './local-checks.js';
 export type { StaleMode, StaleTransition } from './staleness.js';
 export type { RejectedSpan } from './http-transport.js';
@@ -91,9 +91,10 @@ export interface FuseboxOptions {
   /** What guard() does once stale: 'open' (default) keeps allowing actions, 'closed' refuses them all. */
   whenStale?: StaleMode;
   /**
-   * How far back (ms) a control partition is read when a run first needs it (Kafka transport):
-   * the trips of a tree a spawned run joins. Default one hour. Agent and tenant breakers that
-   * stand do not depend on it: they are read from the breaker-state topic at start.
+   * How far back (ms) a control partition is read when a run first needs it (Kafka transport),
+   * only if the breaker-state topic, where every trip, kill and reset stands, could not be read
+   * at start (services older than this client): the trips of a tree a spawned run joins.
+   * Default one hour.
    */
   controlLookbackMs?: number;
   /** Warn dispositions, transport trouble, staleness transitions, spans the gateway rejected; never thrown at the agent. */
@@ -119,6 +120,17 @@ const optionsSchema = z.object({
 }).refine((o) => o.transport !== 'http' || (o.url !== undefined && o.apiKey !== undefined), { message: "transport 'http' needs both url and apiKey", path: ['url'] });
 
 type Settings = z.output<typeof optionsSchema>;
+
+/** What `run.handoff()` returns, checked when it comes back in from another process. */
+const handoffSchema = z.object({
+  runId: z.string().min(1).max(256),
+  treeId: z.string().min(1).max(256),
+  parentRunId: z.string().min(1).max(256),
+  agentId: z.string().min(1).max(256),
+  userId: z.string().min(1).max(256).optional(),
+  sessionId: z.string().min(1).max(256).optional(),
+  name: z.string().min(1).max(256).optional(),
+});
 
 export async function createFusebox(options: FuseboxOptions): Promise<Fusebox> {
   const parsed = optionsSchema.safeParse(options);
@@ -195,6 +207,7 @@ export class Fusebox implements RunHost {
       control: (event) => {
         if (this.board.apply(event) && event.action === 'warn') this.warn({ kind: 'control', event });
       },
+      released: (scope, target) => this.board.release(scope, target),
       contact: () => {
         const back = this.staleness?.contact(Date.now());
         if (back) this.announce(back);
@@ -214,6 +227,20 @@ export class Fusebox implements RunHost {
   async startRun(options: RunOptions = {}): Promise<Run> {
     const runId = `run-${randomUUID()}`;
     return this.openRun({ runId, treeId: runId, parentRunId: null, agentId: this.settings.agentId, ...options });
+  }
+
+  /**
+   * Opens a child run handed over by `run.handoff()` in another process (or a client that
+   * restarted). Resolves once trips for its tree will be heard; it is refused at once if the
+   * tree, or the run, tripped or was halted, however long ago (the breaker-state topic).
+   */
+  async joinRun(handoff: RunHandoff): Promise<Run> {
+    const parsed = handoffSchema.safeParse(handoff);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new RangeError(`joinRun: handoff.${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    return this.openRun(parsed.data);
   }
 
   /** @internal */

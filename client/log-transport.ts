@@ -5,8 +5,8 @@
  * of the control-early topic, where trips arrive before their transaction commits
  * (services/processor/early-lane.ts); every policy of the
  * tenant from the compacted policies topic, for the local pre-checks; and, at start, the
- * tenant's partition of the compacted breaker-state topic whole: the agent- and tenant-scope
- * breakers that stand however long ago they opened (services/control-messages.ts).
+ * tenant's partition of the compacted breaker-state topic whole: the breakers that stand
+ * however long ago they opened (services/control-messages.ts), then what changes there.
  *
  * Spans are encoded where they are emitted, straight into the byte chunks they are sent from
  * (encoded-spans.ts); the emitter holds only their sequence numbers. On a Kafka connection of
@@ -26,7 +26,7 @@ import type { EventLog, LogMessage, LogProducer, PartitionReader } from '../log/
 import type { Topics } from '../log/topics.js';
 import { controlEventCodec, SchemaError, type SpanEvent } from '../schemas/index.js';
 import type { Logger } from '../services/logger.js';
-import { standingPartition } from '../services/control-messages.js';
+import { standingBreaker, standingPartition } from '../services/control-messages.js';
 import { createPolicyFeed } from '../services/policy-feed.js';
 import type { PolicyBook } from '../streams/policies.js';
 import { createEncodedSpans } from './encoded-spans.js';
@@ -34,12 +34,13 @@ import { ProducerThread } from './producer-thread.js';
 import type { Transport, TransportEvents } from './transport.js';
 
 /**
- * How far back a control partition is read by default when this client first follows it: a
- * spawned run must hear the trips of the tree it joins, and tenant- and agent-scope trips
- * are written to every control partition when they happen. Those that stand however old are
- * on the breaker-state topic, read whole at start; the board keeps each agent and tenant
- * breaker as its latest event left it, whichever road an event came by. A control partition
- * carries trips only, so an hour of it is little to read.
+ * How far back a control partition is read by default when this client first follows it, when
+ * the breaker-state topic could not be read (services older than this client): a spawned run
+ * must hear the trips of the tree it joins. With breaker-state, where every trip, kill and
+ * reset stands until its breaker is forgotten, a control partition is followed from its end:
+ * what came before is on breaker-state (read whole at start, then followed), and replaying an
+ * hour of control history would only bring back trips whose resets compaction may already have
+ * ordered before them there.
  */
 export const CONTROL_LOOKBACK_MS = 60 * 60_000;
 
@@ -54,6 +55,8 @@ export function createLogTransport(log: EventLog, topics: Topics, reading: { ten
   let reader: PartitionReader | null = null;
   let earlyReader: PartitionReader | null = null;
   let standingReader: PartitionReader | null = null;
+  /** Whether breaker-state was read: then a control partition needs no history (see CONTROL_LOOKBACK_MS). */
+  let standingRead = false;
   let feed: ReturnType<typeof createPolicyFeed> | null = null;
   let controlPartitions = 0;
   let spanPartitions = 0;
@@ -91,15 +94,22 @@ export function createLogTransport(log: EventLog, topics: Topics, reading: { ten
       earlyReader = readers.reader(topics.controlEarly, onControl);
       await Promise.all([reader.start(), earlyReader.start()]);
       // Standing breakers, before any run can start: the latest trip, kill or reset of each of
-      // the tenant's agent and tenant breakers, then whatever changes while it runs.
+      // the tenant's breakers, then whatever changes while it runs. A tombstone is a run or tree
+      // breaker the processor forgot with its tree: the board lets it go.
+      const onStanding = (message: LogMessage) => {
+        if (message.value) return onControl(message);
+        const breaker = message.key === null ? null : standingBreaker(message.key, tenantId);
+        if (breaker) events.released?.(breaker.scope, breaker.target);
+      };
       try {
-        standingReader = readers.reader(topics.breakerState, onControl);
+        standingReader = readers.reader(topics.breakerState, onStanding);
         await standingReader.start();
         await standingReader.follow(standingPartition(tenantId, await readers.partitionCount(topics.breakerState)), 'beginning');
+        standingRead = true;
       } catch (error) {
         // A client upgraded before the services that create the topic: trips still come on the
-        // control partitions; only those older than the lookback go unheard. Say so, go on.
-        logger.warn(`standing breakers not read (${topics.breakerState}: ${(error as Error).message}): agent and tenant halts older than controlLookbackMs are not known to this client`);
+        // control partitions, read an hour back; only those older go unheard. Say so, go on.
+        logger.warn(`standing breakers not read (${topics.breakerState}: ${(error as Error).message}): halts older than controlLookbackMs are not known to this client`);
       }
       feed = createPolicyFeed(readers, topics.policies, policies, logger);
       await feed.start();
@@ -121,7 +131,7 @@ export function createLogTransport(log: EventLog, topics: Topics, reading: { ten
     },
     async followTree(treeId: string) {
       const partition = partitionForKey(treeId, controlPartitions);
-      const from = { sinceMs: Date.now() - reading.controlLookbackMs };
+      const from = standingRead ? 'end' as const : { sinceMs: Date.now() - reading.controlLookbackMs };
       await Promise.all([reader!.follow(partition, from), earlyReader!.follow(partition, from)]);
     },
     async close() {

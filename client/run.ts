@@ -40,6 +40,9 @@ export interface RunIdentity extends RunOptions {
   agentId: string;
 }
 
+/** A child run handed to another process (`run.handoff()`, `fusebox.joinRun()`). */
+export type RunHandoff = RunIdentity & { parentRunId: string };
+
 /** The edge kinds a signal can record (a spawn is `run.spawn()`). */
 export type SignalEdge = 'signal_fire' | 'domain_callback' | 'cross_session_bridge';
 
@@ -180,11 +183,27 @@ export class Run {
 
   /** Starts a child run in the same spawn tree and records the spawn edge (parent -> child). */
   async spawn(options: RunOptions & { agentId?: string } = {}): Promise<Run> {
+    return this.host.openRun(this.handoff(options));
+  }
+
+  /**
+   * A child run for another process to run (a worker, a sub-agent behind a queue): records the
+   * spawn edge as `spawn` does and returns the child's identity, plain data to pass along
+   * however the agents talk, for `fusebox.joinRun` there. The child belongs to this spawn tree:
+   * its tree's breakers, its budget, its trips, however long ago the tree tripped.
+   */
+  handoff(options: RunOptions & { agentId?: string } = {}): RunHandoff {
     const childId = `run-${randomUUID()}`;
     const agentId = options.agentId ?? this.agentId;
     this.guardAttempt({ kind: 'spawn', name: options.name ?? agentId });
     this.emit({ kind: 'spawn', name: options.name ?? agentId, status: 'ok', edge: { kind: 'spawn', targetRunId: childId, targetTreeId: this.treeId } });
-    return this.host.openRun({ runId: childId, treeId: this.treeId, parentRunId: this.id, agentId, userId: options.userId ?? this.userId ?? undefined, sessionId: options.sessionId ?? this.sessionId ?? undefined, name: options.name });
+    const handoff: RunHandoff = { runId: childId, treeId: this.treeId, parentRunId: this.id, agentId };
+    const userId = options.userId ?? this.userId;
+    const sessionId = options.sessionId ?? this.sessionId;
+    if (userId !== null) handoff.userId = userId;
+    if (sessionId !== null) handoff.sessionId = sessionId;
+    if (options.name !== undefined) handoff.name = options.name;
+    return handoff;
   }
 
   /**

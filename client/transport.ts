@@ -2,7 +2,7 @@
  * What the client needs from the wire, whichever it is: Kafka (or the in-memory log) through
  * the event-log port, or the HTTP gateway. The Fusebox API above it is the same for both.
  */
-import type { ControlEvent, SpanEvent } from '../schemas/index.js';
+import type { ControlEvent, ControlScope, SpanEvent } from '../schemas/index.js';
 import type { PolicyBook } from '../streams/policies.js';
 
 export interface TransportEvents {
@@ -10,6 +10,8 @@ export interface TransportEvents {
   control(event: ControlEvent): void;
   /** Heard from the control plane just now (a heartbeat, an event): it is reachable. */
   contact(): void;
+  /** A breaker of this client's tenant the services no longer hold (breaker-state tombstone). */
+  released?(scope: ControlScope, target: string): void;
 }
 
 export interface Transport<T> {

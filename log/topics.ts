@@ -50,12 +50,16 @@ export function topicNames(prefix = 'fusebox'): Topics {
 
 /**
  * The topics whose ControlEvents make up a breaker board that reads every tenant's (the
- * gateway's): control, control-early (trips before their transaction commits) and
- * breaker-state (agent and tenant breakers that stand after control's retention has dropped
- * their events).
+ * gateway's): control and control-early (trips before their transaction commits) live, from
+ * their end; breaker-state, where every trip, kill and reset stands, whole.
  */
-export function breakerTopics(topics: Topics): string[] {
-  return [topics.control, topics.controlEarly, topics.breakerState];
+export interface BreakerTopics {
+  live: readonly string[];
+  standing?: string;
+}
+
+export function breakerTopics(topics: Topics): BreakerTopics {
+  return { live: [topics.control, topics.controlEarly], standing: topics.breakerState };
 }
 
 /** Spans, control, audit and processor state share a partition count and a key (tree id), so a

@@ -347,12 +347,13 @@ export function createEngine(options: EngineOptions = {}) {
      * Evicts the trees of `shard` (all shards if undefined) that finished and have been idle
      * longer than the retention, as of `highWaterMs` (the newest event time of their partition:
      * event time, never the wall clock), keeping their summaries; drops summaries idle past their
-     * own retention. Returns the trees changed, whose changelog records must now be written.
+     * own retention, handing each to `onDropped` (the processor tombstones its breakers where
+     * they stand). Returns the trees changed, whose changelog records must now be written.
      */
-    evictIdle(highWaterMs: number, shard?: number): string[] {
+    evictIdle(highWaterMs: number, shard?: number, onDropped?: (summary: Readonly<TreeSummary>) => void): string[] {
       const changed: string[] = [];
-      // Deleting the entry being visited is safe in a Map walk; the summaries added meanwhile
-      // are within their retention, so the walk below passes them by.
+      // Deleting the entry being visited is safe in a Map walk. A summary added here is dropped
+      // by the walk below at once if the tree was idle past the summaries' retention too.
       for (const tree of trees.valuesIn(shard)) {
         if (!evictable(tree, highWaterMs)) continue;
         trees.delete(tree.treeId);
@@ -367,6 +368,7 @@ export function createEngine(options: EngineOptions = {}) {
       for (const summary of summaries.valuesIn(shard)) {
         if (highWaterMs - summary.lastEventMs <= summaryRetentionMs) continue;
         summaries.delete(summary.treeId);
+        onDropped?.(summary);
         if (!changed.includes(summary.treeId)) changed.push(summary.treeId);
       }
       return changed;

@@ -233,6 +233,20 @@ describe('engine eviction (event time)', () => {
     expect(engine.summaryCount).toBe(0);
   });
 
+  it('hands each dropped summary, with its breakers, to the caller (so their standing records can go), and only then', () => {
+    const engine = createEngine({ retentionMs: HOUR, summaryRetentionMs: 24 * HOUR });
+    finished(engine, 't');
+    finished(engine, 'calm');
+    engine.control(control({ scope: 'run', target: 't', treeId: 't', action: 'kill' }));
+    engine.control(control({ scope: 'tree', target: 't', treeId: 't', action: 'kill' }));
+    const dropped: Array<[string, string, string[]]> = [];
+    const onDropped = (summary: { treeId: string; tenantId: string; breakers: Map<string, unknown> }) => dropped.push([summary.treeId, summary.tenantId, [...summary.breakers.keys()].sort()]);
+    engine.evictIdle(t0 + 2 * HOUR, undefined, onDropped);
+    expect(dropped).toEqual([]); // evicted to summaries: the breakers still stand
+    engine.evictIdle(t0 + 24 * HOUR + 2001, undefined, onDropped);
+    expect(dropped).toEqual([['t', 'tenant-a', ['run:t', 'tree:t']], ['calm', 'tenant-a', []]]);
+  });
+
   it('forget drops summaries too', () => {
     const engine = createEngine({ retentionMs: HOUR });
     finished(engine, 't');

@@ -92,8 +92,9 @@ describe('halt and reset on real Kafka', () => {
     expect(await run.tool('web_search', { q: 'x' }, () => 'runs again')).toBe('runs again');
   });
 
-  it('halting a tree stops every run in it', async () => {
+  it('halting a tree stops every run in it, and a run handed into it later, in a client started since; its reset lets that go', async () => {
     const root = await storedRun();
+    const handoff = root.handoff({ agentId: 'worker' }); // for a worker process started after the halt
     const child = await root.spawn({ agentId: 'summarizer' });
     const response = await api.call(sre, { method: 'POST', url: `/v1/trees/${root.treeId}/halt`, payload: {} });
     const { controlEventId } = response.json();
@@ -101,6 +102,25 @@ describe('halt and reset on real Kafka', () => {
     expect(message!.key).toBe(root.treeId);
     expect(message!.event).toMatchObject({ scope: 'tree', target: root.treeId, treeId: root.treeId, action: 'kill' });
     await eventually('both runs of the tree halted', () => haltOf(root)?.scope === 'tree' && haltOf(child)?.scope === 'tree');
+
+    // The worker's client reads no control history (the halt's control event could be past any
+    // lookback): the halt stands on breaker-state, read whole when the client starts.
+    const worker = await createFusebox({ tenantId: 'acme', agentId: 'worker', brokers: brokers(), topicPrefix: prefix, controlLookbackMs: 0 });
+    try {
+      expect(haltOf(await worker.joinRun(handoff))).toMatchObject({ scope: 'tree', action: 'kill', origin: 'control' });
+    } finally {
+      await worker.close();
+    }
+    expect((await api.call(sre, { method: 'POST', url: `/v1/trees/${root.treeId}/reset`, payload: {} })).statusCode).toBe(202);
+    await eventually('the tree reset heard', () => haltOf(root) === undefined);
+    const later = await createFusebox({ tenantId: 'acme', agentId: 'worker', brokers: brokers(), topicPrefix: prefix });
+    try {
+      const run = await later.joinRun(handoff);
+      await new Promise((ok) => setTimeout(ok, 300));
+      expect(haltOf(run)).toBeUndefined();
+    } finally {
+      await later.close();
+    }
   });
 
   it('halting an agent reaches its runs on every partition: one copy per partition, one event id', async () => {
@@ -123,7 +143,7 @@ describe('halt and reset on real Kafka', () => {
 
     // A client started after the halt, reading no control history at all, knows it stands:
     // the halt is on the compacted breaker-state topic, read whole when a client starts.
-    const standing = await readAll(log, topics.breakerState);
+    const standing = (await readAll(log, topics.breakerState)).filter((m) => m.key!.startsWith('agent:'));
     expect(standing.map((m) => [m.key, m.partition])).toEqual([['agent:acme:researcher', standingPartition('acme', PARTITIONS)]]);
     const late = await createFusebox({ tenantId: 'acme', agentId: 'researcher', brokers: brokers(), topicPrefix: prefix, controlLookbackMs: 0 });
     try {

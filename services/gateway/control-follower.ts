@@ -1,14 +1,19 @@
 /**
- * The gateway's view of breakers, for agents that cannot reach Kafka: it follows every
- * partition of the control topic (and of control-early) from the beginning (so a restarted gateway knows what is
- * open), and of breaker-state, where agent and tenant breakers stand after the control topic's
- * retention has dropped their events (log/topics.ts, `breakerTopics`), applies each event to its tenant's breaker board (the client's own, client/
- * breaker-board.ts: one board per tenant, because agent names are per tenant), and pushes each
- * new event to the SSE subscribers it concerns.
+ * The gateway's view of breakers, for agents that cannot reach Kafka: it reads every partition
+ * of breaker-state from the beginning, where every trip, kill and reset stands (so a restarted
+ * gateway knows what is open), and follows every partition of control and control-early from
+ * their end, for what happens from then on, sooner (log/topics.ts, `breakerTopics`; control's
+ * history would only replay trips that breaker-state may hold as reset already). It applies
+ * each event to its tenant's breaker board (the client's own, client/breaker-board.ts: one
+ * board per tenant, because agent names are per tenant), lets a breaker go when its standing
+ * record is tombstoned (its tree forgotten), and pushes each new event to the SSE subscribers
+ * it concerns.
  */
 import type { EventLog, LogMessage, PartitionReader } from '../../log/port.js';
 import { controlEventCodec, SchemaError, type ControlEvent } from '../../schemas/index.js';
 import { createBreakerBoard, createFirstSeen, type BreakerBoard } from '../../client/breaker-board.js';
+import type { BreakerTopics } from '../../log/topics.js';
+import { standingBreaker } from '../control-messages.js';
 import type { Logger } from '../logger.js';
 import { createRecentIds } from './recent-ids.js';
 
@@ -45,9 +50,12 @@ export interface FollowerBounds {
 
 export const DEFAULT_FOLLOWER_BOUNDS: Readonly<FollowerBounds> = Object.freeze({ owners: 100_000, rememberedEvents: 100_000 });
 
-/** `topics`: the control topic, and the control-early topic where trips arrive before their
- *  transaction commits (services/processor/early-lane.ts); an event id is applied once. */
-export function createControlFollower(log: EventLog, topics: string | readonly string[], logger: Logger, bounds: FollowerBounds = DEFAULT_FOLLOWER_BOUNDS) {
+/**
+ * `topics.live`: the control topic, and the control-early topic where trips arrive before their
+ * transaction commits (services/processor/early-lane.ts), followed from their end;
+ * `topics.standing`: breaker-state, read whole. An event id is applied once.
+ */
+export function createControlFollower(log: EventLog, topics: BreakerTopics, logger: Logger, bounds: FollowerBounds = DEFAULT_FOLLOWER_BOUNDS) {
   const boards = new Map<string, BreakerBoard>();
   /** Run and tree ids named by each tenant's control events: what the tenant is known to own. */
   const owners = createRecentIds(bounds.owners);
@@ -58,7 +66,10 @@ export function createControlFollower(log: EventLog, topics: string | readonly s
   let applied = 0;
 
   function onMessage(message: LogMessage): void {
-    if (!message.value) return;
+    if (!message.value) {
+      if (message.topic === topics.standing && message.key !== null) release(message.key);
+      return;
+    }
     let event: ControlEvent;
     try {
       event = controlEventCodec.decode(message.value);
@@ -84,16 +95,28 @@ export function createControlFollower(log: EventLog, topics: string | readonly s
     }
   }
 
+  /** A standing record's tombstone: its tenant is the one whose key prefix it carries. */
+  function release(key: string): void {
+    for (const [tenantId, board] of boards) {
+      const breaker = standingBreaker(key, tenantId);
+      if (breaker) board.release(breaker.scope, breaker.target);
+    }
+  }
+
+  const follow = async (topic: string, from: 'beginning' | 'end') => {
+    const reader = log.reader(topic, onMessage);
+    readers.push(reader);
+    await reader.start();
+    const partitions = await log.partitionCount(topic);
+    await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, from)));
+  };
+
   return {
-    /** Resolves once every control event already in the topic has been applied. */
+    /** Resolves once every standing breaker has been applied and the live topics are followed. */
     async start(): Promise<void> {
-      await Promise.all((typeof topics === 'string' ? [topics] : topics).map(async (topic) => {
-        const reader = log.reader(topic, onMessage);
-        readers.push(reader);
-        await reader.start();
-        const partitions = await log.partitionCount(topic);
-        await Promise.all(Array.from({ length: partitions }, (_, p) => reader.follow(p, 'beginning')));
-      }));
+      // Live first: whatever happens while breaker-state is read comes by one road or the other.
+      await Promise.all(topics.live.map((topic) => follow(topic, 'end')));
+      if (topics.standing) await follow(topics.standing, 'beginning');
       caughtUp = true;
     },
     get caughtUp(): boolean {

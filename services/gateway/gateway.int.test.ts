@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../log/port.js';
 import { partitionForKey } from '../../log/partitioner.js';
 import type { Topics } from '../../log/topics.js';
-import { standingMessage } from '../control-messages.js';
+import { standingMessage, standingTombstones } from '../control-messages.js';
 import { controlEventCodec, policyEventCodec, policyEventSchema, spanEventCodec, type ControlEvent, type PolicyEvent } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { accessLog } from '../../storage/tables/access-log.js';
@@ -249,6 +249,21 @@ describe('breakers for HTTP agents', () => {
     expect(other.json().state).toBe('closed');
   });
 
+  it('knows a tree trip that stands only on breaker-state, and lets it go at its tombstone (the processor forgot the tree)', async () => {
+    const trip = control({ eventId: 'trip-standing', tenantId: 'acme', scope: 'tree', target: 'tree-stood', treeId: 'tree-stood', action: 'trip' });
+    const partitions = await kafka.log.partitionCount(kafka.topics.breakerState);
+    const producer = await kafka.log.producer();
+    const treeState = async () => (await gw.call(agentKey, { method: 'GET', url: '/v1/trees/tree-stood/breaker' })).json();
+    try {
+      await producer.send(kafka.topics.breakerState, [standingMessage(trip, partitions)!]);
+      expect(await eventually('the standing trip to reach the gateway', async () => ((await treeState()).state === 'open' ? treeState() : undefined))).toEqual({ state: 'open', event: trip });
+      await producer.send(kafka.topics.breakerState, standingTombstones('acme', ['tree:tree-stood'], partitions));
+      await eventually('the tombstone to close it', async () => (await treeState()).state === 'closed');
+    } finally {
+      await producer.close();
+    }
+  });
+
   it('streams the caller tenant\'s control events for the named trees (agent and tenant scope always) as SSE', async () => {
     const address = await gw.app.listen({ host: '127.0.0.1', port: 0 });
     const abort = new AbortController();
@@ -351,7 +366,7 @@ describe('policies for HTTP agents', () => {
 describe('the control follower', () => {
   it('holds at most its bounds of owners and event ids, forgetting the oldest, and keeps every open breaker', async () => {
     const own = await freshKafka(1); // one partition: the order of reading is the order of writing
-    const follower = createControlFollower(own.log, own.topics.control, silentLogger, { owners: 4, rememberedEvents: 3 });
+    const follower = createControlFollower(own.log, { live: [own.topics.control] }, silentLogger, { owners: 4, rememberedEvents: 3 });
     await follower.start();
     try {
       const runs = Array.from({ length: 6 }, (_, i) => control({ eventId: `bound-${i}`, tenantId: 'acme', scope: 'run', target: `run-bound-${i}`, treeId: `tree-bound-${i}` }));

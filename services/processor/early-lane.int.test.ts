@@ -1,7 +1,8 @@
 /**
  * The early lane on the real broker, with the real processor and a real client: a trip reaches
  * the agent while its transaction cannot (a read_committed reader stops at the first open
- * transaction of a partition, and here another producer holds one open on the control topic),
+ * transaction of a partition, and here another producer holds one open on the control and
+ * breaker-state topics),
  * and the committed copy that follows carries the same event id, so the agent applies it once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,6 +34,9 @@ async function rig(earlyTrips: boolean): Promise<Rig> {
   const held = await holder.begin();
   const hold: ControlEvent = { eventId: 'held-open', tenantId: 'nobody', scope: 'run', target: 'none', treeId: 'none', action: 'reset', reason: null, policyId: null, policyVersion: null, timeMs: 0 };
   await held.send(topics.control, [{ key: 'none', value: controlEventCodec.encode(hold) }]);
+  // Trips also stand on breaker-state, written in the same transaction as control: hold its
+  // (one) partition too, or the committed trip would reach the client by that road.
+  await held.send(topics.breakerState, [{ key: 'none', value: null }]);
   return { log, topics, processor, fusebox, holder, held };
 }
 

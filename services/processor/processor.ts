@@ -5,8 +5,10 @@
  * It consumes spans and control events, co-partitioned (partition N of both, keyed by tree
  * id, belongs to one member), folds them through the engine, and publishes what each batch
  * decided in Kafka transactions (the stage takes everything folded since its last one): trips
- * and warnings (control topic), their audit records (audit topic), dead letters, run signals
- * for the agent stage (agent-signals, keyed by agent) and spend summaries for the tenant stage
+ * and warnings (control topic), the trips again where they stand (breaker-state, one key per
+ * breaker: ../control-messages.ts; tombstoned when the tree is forgotten), their audit records
+ * (audit topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent)
+ * and spend summaries for the tenant stage
  * (tenant-spend, keyed by tenant) — each only for tenants with a policy for that stage —, and
  * what changed of every tree touched, with the input positions it reflects (processor-state
  * changelog, ./state-changelog.ts). Trips and warnings also go out at once, outside the
@@ -31,6 +33,7 @@ import { batchTally } from '../observability/index.js';
 import { createPolicyFeed } from '../policy-feed.js';
 import { createPricing } from '../pricing.js';
 import { createTransactionalStage, type StageOutput } from '../transactional-stage.js';
+import { standingMessage, standingTombstones } from '../control-messages.js';
 import { createEarlyLane } from './early-lane.js';
 import { decodeRecord, encodeChanges } from './state-changelog.js';
 import type { StageServiceOptions } from '../stage-service.js';
@@ -83,12 +86,17 @@ export function createProcessor(options: ProcessorOptions) {
   const pricing = createPricing(log, topics.prices, logger.child('prices'));
   const early = options.earlyTrips === false ? null : createEarlyLane(log, topics.controlEarly, logger.child('early'));
   const stats: ProcessorStats = { spans: 0, trips: 0, warnings: 0, controlsApplied: 0, deadLettered: 0, treesEvicted: 0 };
+  /** Partitions of the breaker-state topic, where trips stand (read at start). */
+  let standingPartitions = 0;
   /** Per partition, the newest span end time folded, and where its last eviction sweep was. */
   const highWater = new Map<number, number>();
   const sweptAt = new Map<number, number>();
 
-  /** Evicts the partition's idle finished trees, if its event time moved on enough since the last sweep. */
-  function sweep(partition: number, touched: Set<string>): void {
+  /**
+   * Evicts the partition's idle finished trees, if its event time moved on enough since the last
+   * sweep; a tree forgotten altogether takes its standing run and tree breakers with it.
+   */
+  function sweep(partition: number, touched: Set<string>, standing: OutgoingMessage[]): void {
     const now = highWater.get(partition) ?? 0;
     const last = sweptAt.get(partition);
     if (last === undefined) {
@@ -97,7 +105,9 @@ export function createProcessor(options: ProcessorOptions) {
     }
     if (now - last < SWEEP_EVERY_MS) return;
     sweptAt.set(partition, now);
-    const evicted = engine.evictIdle(now, partition);
+    const evicted = engine.evictIdle(now, partition, (summary) => {
+      if (summary.breakers.size > 0) standing.push(...standingTombstones(summary.tenantId, summary.breakers.keys(), standingPartitions));
+    });
     for (const treeId of evicted) touched.add(treeId);
     stats.treesEvicted += evicted.length;
   }
@@ -106,6 +116,7 @@ export function createProcessor(options: ProcessorOptions) {
     const controls: OutgoingMessage[] = [];
     const audits: OutgoingMessage[] = [];
     const signals: OutgoingMessage[] = [];
+    const standing: OutgoingMessage[] = [];
     const touched = new Set<string>();
     const tally = batchTally();
     const dead = batchDeadLetters('processor', tally.deadLetter);
@@ -151,8 +162,13 @@ export function createProcessor(options: ProcessorOptions) {
         if (started) signals.push(signalMessage(started));
         for (const control of outcome.controls) {
           controls.push({ key: event.treeId, value: controlEventCodec.encode(control) });
-          if (control.action === 'warn') warnings += 1;
-          else if (control.reason) tally.trip(control.reason.detector);
+          if (control.action === 'warn') {
+            warnings += 1;
+            continue;
+          }
+          if (control.reason) tally.trip(control.reason.detector);
+          // It stands on breaker-state too, for the clients that start after the control topic's stretch they read.
+          standing.push(standingMessage(control, standingPartitions)!);
         }
         for (const audit of outcome.audits) {
           audits.push({ key: audit.treeId, value: breakerEventCodec.encode(audit) });
@@ -163,7 +179,7 @@ export function createProcessor(options: ProcessorOptions) {
         }
       }
       highWater.set(batch.partition, high);
-      sweep(batch.partition, touched);
+      sweep(batch.partition, touched, standing);
       early?.send(controls);
     } else {
       for (const message of batch.messages) {
@@ -184,7 +200,7 @@ export function createProcessor(options: ProcessorOptions) {
     if (dead.messages.length > 0) logger.warn('dead-lettered unreadable messages', { count: dead.messages.length, topic: batch.topic, partition: batch.partition });
     // Control first: it is what stops agents (all of it becomes visible at commit anyway).
     const spendSummaries = [...spendByTenant.values()].map((summary) => ({ key: summary.tenantId, value: tenantSpendCodec.encode(summary) }));
-    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead.messages]];
+    const publish: StageOutput['publish'] = [[topics.control, controls], [topics.breakerState, standing], [topics.audit, audits], [topics.agentSignals, signals], [topics.tenantSpend, spendSummaries], [topics.deadLetter, dead.messages]];
     return { publish, touched, onCommit: tally.onCommit(options.metrics, batch.topic === topics.spans ? 'span' : 'control', batch.messages.length, publish) };
   }
 
@@ -220,7 +236,7 @@ export function createProcessor(options: ProcessorOptions) {
     lag: () => stage.lag(),
     stats: () => ({ ...stats, ...stage.stats(), earlySent: early?.stats().sent ?? 0, earlyFailed: early?.stats().failed ?? 0, policiesApplied: policyFeed.stats().applied, policiesRejected: policyFeed.stats().rejected, pricesApplied: pricing.stats().overridesApplied }),
     async start(): Promise<void> {
-      partitions = await log.partitionCount(topics.spans);
+      [partitions, standingPartitions] = await Promise.all([log.partitionCount(topics.spans), log.partitionCount(topics.breakerState)]);
       await Promise.all([policyFeed.start(), pricing.start()]);
       await stage.start();
     },

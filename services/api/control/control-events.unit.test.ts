@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../../log/partitioner.js';
 import { controlEventCodec } from '../../../schemas/index.js';
-import { controlMessages, keysCoveringPartitions, standingMessage, standingPartition } from '../../control-messages.js';
+import { controlMessages, keysCoveringPartitions, standingBreaker, standingKey, standingMessage, standingPartition, standingTombstones } from '../../control-messages.js';
 import { operatorControlEvent, type OperatorCommand } from './control-events.js';
 
 const command = (target: OperatorCommand['target'], action: OperatorCommand['action'] = 'halt'): OperatorCommand => ({
@@ -45,7 +45,7 @@ describe('operator control events', () => {
     expect(() => keysCoveringPartitions('k', 0)).toThrow(RangeError);
   });
 
-  it('an agent halt and its reset stand on breaker-state under one key per breaker, in the partition of the tenant; run scope and warnings do not', () => {
+  it('a halt and its reset stand on breaker-state under one key per breaker, in the partition of the tenant, at every scope; warnings do not', () => {
     const halt = operatorControlEvent(command({ scope: 'agent', agentId: 'researcher' }));
     const reset = { ...halt, eventId: 'ev-2', action: 'reset' as const };
     for (const event of [halt, reset]) {
@@ -55,6 +55,21 @@ describe('operator control events', () => {
     }
     expect(standingMessage({ ...halt, scope: 'tenant', target: 'acme' }, 6)?.key).toBe('tenant:acme:acme');
     expect(standingMessage({ ...halt, action: 'warn' }, 6)).toBeNull();
-    expect(standingMessage(operatorControlEvent(command({ scope: 'run', runId: 'run-1', treeId: 'tree-1' })), 6)).toBeNull();
+    const runHalt = operatorControlEvent(command({ scope: 'run', runId: 'run-1', treeId: 'tree-1' }));
+    expect(standingMessage(runHalt, 6)).toMatchObject({ key: 'run:acme:run-1', partition: standingPartition('acme', 6) });
+    expect(standingMessage({ ...runHalt, scope: 'tree', target: 'tree-1' }, 6)?.key).toBe('tree:acme:tree-1');
+  });
+
+  it('tombstones the run and tree breakers of a forgotten tree under their standing keys, and reads a standing key back for its tenant only', () => {
+    const tombstones = standingTombstones('acme', ['tree:tree-1', 'run:run:with:colons'], 6);
+    expect(tombstones).toEqual([
+      { key: 'tree:acme:tree-1', value: null, partition: standingPartition('acme', 6) },
+      { key: 'run:acme:run:with:colons', value: null, partition: standingPartition('acme', 6) },
+    ]);
+    expect(standingBreaker('run:acme:run:with:colons', 'acme')).toEqual({ scope: 'run', target: 'run:with:colons' });
+    expect(standingBreaker(standingKey('tenant', 'acme', 'acme'), 'acme')).toEqual({ scope: 'tenant', target: 'acme' });
+    expect(standingBreaker('tree:acme:tree-1', 'globex')).toBeNull();
+    expect(standingBreaker('tree:acme:', 'acme')).toBeNull();
+    expect(standingBreaker('bogus:acme:x', 'acme')).toBeNull();
   });
 });

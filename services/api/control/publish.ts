@@ -1,7 +1,7 @@
 /**
  * Publishes an operator's halt or reset: the ControlEvent to the control topic first (that is
- * what stops agents), an agent- or tenant-scope one to the breaker-state topic too (what a
- * client started later reads, services/control-messages.ts), then its record in
+ * what stops agents), then to the breaker-state topic, where it stands (what a client or a
+ * gateway started later reads, services/control-messages.ts), then its record in
  * control_actions (what "open breakers" reads).
  */
 import type { ControlEvent } from '../../../schemas/index.js';
@@ -29,8 +29,8 @@ export async function publishOperatorCommand(deps: ApiDeps, command: OperatorCom
   // command again, which is harmless).
   let unrecorded: unknown = null;
   try {
-    const standing = standingMessage(event, await deps.log.partitionCount(deps.topics.breakerState));
-    if (standing) await producer.send(deps.topics.breakerState, [standing]);
+    // Operators halt and reset (never warn): every one of theirs stands.
+    await producer.send(deps.topics.breakerState, [standingMessage(event, await deps.log.partitionCount(deps.topics.breakerState))!]);
   } catch (error) {
     unrecorded = error;
   }
