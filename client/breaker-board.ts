@@ -78,6 +78,17 @@ export function createBreakerBoard(options: { rememberedEvents?: number } = {}) 
       open.delete(`${scope}:${target}`);
       setAt.delete(`${scope}:${target}`);
     },
+    /** Every open breaker held. */
+    openBreakers(): IterableIterator<OpenBreaker> {
+      return open.values();
+    },
+    /**
+     * Closes every open breaker `keep` refuses: a client told the whole set of open breakers
+     * (the gateway's, when its control stream reconnects) drops those reset while it was away.
+     */
+    retain(keep: (breaker: OpenBreaker) => boolean): void {
+      for (const [key, breaker] of open) if (!keep(breaker)) open.delete(key);
+    },
     /** Open breakers held, of any run: zero lets guard() skip the lookups. */
     get size(): number {
       return open.size;

@@ -63,6 +63,16 @@ describe('the breaker board', () => {
     expect(board.size).toBe(0);
   });
 
+  it('retains only the open breakers it is told to keep (a reconnecting stream\'s list), and lists what is open', () => {
+    const board = createBreakerBoard();
+    board.apply(event('trip-1', 'trip'));
+    board.apply(event('trip-2', 'trip', 'r2'));
+    board.apply(event('local:3', 'trip', 'r3'));
+    board.retain((breaker) => breaker.event.eventId === 'trip-2' || breaker.event.eventId.startsWith('local:'));
+    expect([...board.openBreakers()].map((b) => b.event.eventId)).toEqual(['trip-2', 'local:3']);
+    expect(board.check(run)).toBeUndefined();
+  });
+
   it('with rememberedEvents 0 applies everything (its caller deduplicates)', () => {
     const board = createBreakerBoard({ rememberedEvents: 0 });
     expect([board.apply(event('e', 'trip')), board.apply(event('e', 'trip'))]).toEqual([true, true]);

@@ -20,7 +20,7 @@
  * - a key the gateway does not know (401) or whose role may not do this (403) fails start at
  *   once: waiting for the connect timeout cannot change the answer.
  */
-import { controlEventSchema, type SpanEvent } from '../schemas/index.js';
+import { controlEventSchema, openBreakersSchema, type SpanEvent } from '../schemas/index.js';
 import type { PolicyBook } from '../streams/policies.js';
 import { jittered, syncPolicies } from './http-policies.js';
 import { RetryLater, type Transport, type TransportEvents } from './transport.js';
@@ -301,6 +301,7 @@ async function readEvents(body: ReadableStream<Uint8Array>, events: TransportEve
       pending = pending.slice(newline + 1);
       if (line === '') {
         if (type === 'control' && data.length > 0) dispatch(data.join('\n'), events);
+        else if (type === 'open-breakers' && data.length > 0) dispatchOpen(data.join('\n'), events);
         type = 'message';
         data = [];
       } else if (line.startsWith('event:')) {
@@ -320,6 +321,17 @@ function dispatch(json: string, events: TransportEvents): void {
     return; // not JSON: nothing a client could act on
   }
   if (parsed.success) events.control(parsed.data);
+}
+
+/** The stream's list of open breakers (sent after them, at connect): `{ "eventIds": [...] }`. */
+function dispatchOpen(json: string, events: TransportEvents): void {
+  let parsed;
+  try {
+    parsed = openBreakersSchema.safeParse(JSON.parse(json));
+  } catch {
+    return;
+  }
+  if (parsed.success) events.openBreakers?.(new Set(parsed.data.eventIds));
 }
 
 async function rejectionsOf(response: Response): Promise<RejectedSpan[]> {

@@ -7,11 +7,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../log/port.js';
 import type { Topics } from '../log/topics.js';
-import { spanEventCodec } from '../schemas/index.js';
+import { spanEventCodec, type ControlEvent } from '../schemas/index.js';
+import { controlMessages, standingMessage } from '../services/control-messages.js';
 import { silentLogger } from '../services/logger.js';
 import { createProcessor, type Processor } from '../services/processor/processor.js';
 import type { Store } from '../storage/store.js';
 import { gatewayHarness, type GatewayHarness } from '../test/gateway.js';
+import { haltOf } from '../test/client.js';
 import { eventually, freshKafka, readAll } from '../test/kafka.js';
 import { freshStore } from '../test/store.js';
 import { createFusebox, RunHalted, type Fusebox, type FuseboxOptions, type FuseboxWarning } from './index.js';
@@ -66,6 +68,41 @@ describe('agent client over the HTTP gateway (real gateway, broker, processor)',
     // Idle for twice the bound: the stream's heartbeats are contact, so the client never failed closed.
     await new Promise((ok) => setTimeout(ok, 3_000));
     expect(fusebox.stats().stale).toBe(false);
+  }, 90_000);
+
+  it('hears at connect what stood before it, and at reconnect the resets it missed while the gateway was down', async () => {
+    const publish = async (event: ControlEvent) => {
+      const producer = await kafka.log.producer();
+      await producer.send(kafka.topics.control, controlMessages(event, await kafka.log.partitionCount(kafka.topics.control)));
+      await producer.send(kafka.topics.breakerState, [standingMessage(event, await kafka.log.partitionCount(kafka.topics.breakerState))!]);
+      await producer.close();
+    };
+    // A gateway of its own, to stop and start again on the same port.
+    let own = await gatewayHarness({ kafka, store, limits: { heartbeatMs: 300 } });
+    const ownUrl = await own.app.listen({ port: 0, host: '127.0.0.1' });
+    const fusebox = await client({ url: ownUrl });
+    const run = await fusebox.startRun();
+    const halt: ControlEvent = { eventId: `halt-${run.treeId}`, tenantId: 'acme', scope: 'tree', target: run.treeId, treeId: run.treeId, action: 'kill', reason: { detector: 'operator', threshold: 0, observed: 0, windowMs: null, message: 'halted' }, policyId: null, policyVersion: null, timeMs: Date.now() };
+    await publish(halt);
+    await eventually('the halt heard live', () => haltOf(run)?.scope === 'tree');
+
+    // A worker started after the halt, handed a child run of that tree: refused from what the stream sent at connect.
+    const worker = await client({ url: ownUrl, agentId: 'worker' });
+    expect(haltOf(await worker.joinRun({ runId: `${run.id}-child`, treeId: run.treeId, parentRunId: run.id, agentId: 'worker' }))).toMatchObject({ scope: 'tree', action: 'kill' });
+
+    // The gateway goes away; the reset happens while it is down (no stream carries it live).
+    const port = new URL(ownUrl).port;
+    await own.close();
+    await publish({ ...halt, eventId: `reset-${run.treeId}`, action: 'reset', reason: null, timeMs: Date.now() });
+    own = await gatewayHarness({ kafka, store, limits: { heartbeatMs: 300 } });
+    try {
+      await own.app.listen({ port: Number(port), host: '127.0.0.1' });
+      // The stream reconnects; the list of open breakers no longer has the halt.
+      await eventually('the client to let the run go', () => haltOf(run) === undefined, 30_000);
+    } finally {
+      await Promise.allSettled([fusebox.close(2_000), worker.close(2_000)]);
+      await own.close();
+    }
   }, 90_000);
 
   it('splits a batch the gateway finds too large (413) and delivers every span', async () => {

@@ -208,6 +208,8 @@ export class Fusebox implements RunHost {
         if (this.board.apply(event) && event.action === 'warn') this.warn({ kind: 'control', event });
       },
       released: (scope, target) => this.board.release(scope, target),
+      // Local refusals (pre-checks) are this client's own: no control plane lists them.
+      openBreakers: (eventIds) => this.board.retain((breaker) => eventIds.has(breaker.event.eventId) || breaker.event.eventId.startsWith(LOCAL_PREFIX)),
       contact: () => {
         const back = this.staleness?.contact(Date.now());
         if (back) this.announce(back);

@@ -12,6 +12,12 @@ export interface TransportEvents {
   contact(): void;
   /** A breaker of this client's tenant the services no longer hold (breaker-state tombstone). */
   released?(scope: ControlScope, target: string): void;
+  /**
+   * Every breaker of this client's tenant open on the control plane just now, by event id (the
+   * gateway's, each time its control stream connects, after sending them as control events):
+   * any other the board holds from the control plane was reset while the stream was down.
+   */
+  openBreakers?(eventIds: ReadonlySet<string>): void;
 }
 
 export interface Transport<T> {

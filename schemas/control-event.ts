@@ -30,6 +30,14 @@ export const controlEventSchema = z.object({
 });
 
 export type ControlEvent = z.output<typeof controlEventSchema>;
+
+/**
+ * The gateway's control stream says, each time it connects, which breakers of the tenant are
+ * open (`event: open-breakers`, after sending each of them as a control event): a client that
+ * reconnects learns of the resets it missed.
+ */
+export const openBreakersSchema = z.object({ eventIds: z.array(z.string().min(1)) });
+export type OpenBreakers = z.output<typeof openBreakersSchema>;
 export type ControlScope = (typeof CONTROL_SCOPES)[number];
 export type TripReason = z.output<typeof tripReasonSchema>;
 

@@ -1,6 +1,7 @@
 /** Helpers for gateway tests: a gateway on the real broker and a fresh chDB store, keys per tenant and role. */
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import type { EventLog } from '../log/port.js';
+import type { ControlEvent, OpenBreakers } from '../schemas/index.js';
 import { breakerTopics, type Topics } from '../log/topics.js';
 import { createApiKey } from '../services/api/auth/create-key.js';
 import type { Role } from '../services/api/auth/roles.js';
@@ -50,6 +51,39 @@ export async function gatewayHarness(options: { limits?: Partial<GatewayLimits>;
       await follower.stop();
       if (!options.kafka) await log.close();
       if (!options.store) await store.close();
+    },
+  };
+}
+
+/**
+ * A gateway's control stream as an HTTP-only agent reads it: the control events, and the
+ * lists of open breakers it sends at connect (`event: open-breakers`), in order of arrival.
+ */
+export async function followControlStream(address: string, key: string, query = '') {
+  const abort = new AbortController();
+  const response = await fetch(`${address}/v1/control/stream${query}`, { headers: { authorization: `Bearer ${key}` }, signal: abort.signal });
+  const control: ControlEvent[] = [];
+  const openLists: OpenBreakers[] = [];
+  const done = (async () => {
+    let buffer = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+        const lines = buffer.slice(0, end).split('\n');
+        buffer = buffer.slice(end + 2);
+        const data = lines.find((line) => line.startsWith('data: '))?.slice(6);
+        if (data === undefined) continue;
+        if (lines.includes('event: control')) control.push(JSON.parse(data));
+        else if (lines.includes('event: open-breakers')) openLists.push(JSON.parse(data));
+      }
+    }
+  })().catch(() => {});
+  return {
+    response, control, openLists,
+    async close() {
+      abort.abort();
+      await done;
     },
   };
 }

@@ -161,7 +161,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     checks: {
       ...options.checks,
       control: async () => {
-        if (!options.follower.caughtUp) throw new Error('still reading the control topic');
+        if (!options.follower.caughtUp) throw new Error('still reading the breaker-state topic');
       },
       policies: async () => {
         if (!policies.caughtUp) throw new Error('still reading the policies topic');

@@ -6,7 +6,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ControlEvent } from '../../schemas/index.js';
+import type { ControlEvent, OpenBreakers } from '../../schemas/index.js';
 import { insertAccessRecords } from '../../storage/tables/access-log.js';
 import { findRun, runExistsElsewhere, treeExists, treeExistsElsewhere } from '../../storage/tables/runs.js';
 import type { Caller } from '../api/auth/authenticate.js';
@@ -71,7 +71,14 @@ export const breakerRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (a
     const send = (event: ControlEvent) => {
       reply.raw.write(`event: control\nid: ${event.eventId}\ndata: ${JSON.stringify(event)}\n\n`);
     };
-    const unsubscribe = deps.follower.subscribe({ tenantId: caller.tenantId, trees: treeFilter, send });
+    const subscriber = { tenantId: caller.tenantId, trees: treeFilter, send };
+    const unsubscribe = deps.follower.subscribe(subscriber);
+    // What is open now, in the same tick as the subscription (nothing can come between), then
+    // the list of it: a client that reconnects learns of the resets it missed.
+    const openNow = deps.follower.openFor(subscriber);
+    for (const event of openNow) send(event);
+    const list: OpenBreakers = { eventIds: openNow.map((event) => event.eventId) };
+    reply.raw.write(`event: open-breakers\ndata: ${JSON.stringify(list)}\n\n`);
     const heartbeat = setInterval(() => reply.raw.write(': heartbeat\n\n'), deps.limits.heartbeatMs);
     request.raw.once('close', () => {
       clearInterval(heartbeat);

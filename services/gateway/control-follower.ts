@@ -131,6 +131,14 @@ export function createControlFollower(log: EventLog, topics: BreakerTopics, logg
       const open = boards.get(tenantId)?.check({ tenantId, runId: ids.runId ?? '', treeId: ids.treeId ?? '', agentId: ids.agentId ?? '' });
       return open ? { state: 'open', event: open.event } : { state: 'closed', event: null };
     },
+    /** The open breakers `subscriber` would be sent events of (its tenant's, its trees'). */
+    openFor(subscriber: Pick<ControlSubscriber, 'tenantId' | 'trees'>): ControlEvent[] {
+      const board = boards.get(subscriber.tenantId);
+      if (!board) return [];
+      const events: ControlEvent[] = [];
+      for (const breaker of board.openBreakers()) if (concerns(subscriber, breaker.event)) events.push(breaker.event);
+      return events;
+    },
     /** The tenant whose control events named this run or tree id, if any. */
     ownerOf(id: string): string | undefined {
       return owners.ownerOf(id);

@@ -17,7 +17,7 @@ import { kafkaCheck } from '../observability/index.js';
 import { silentLogger } from '../logger.js';
 import { createControlFollower } from './control-follower.js';
 import { decodeErrorStatus, PROTOBUF } from './otlp/protobuf.js';
-import { gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
+import { followControlStream, gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
 import { eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { span } from '../../test/spans.js';
 import { freshStore } from '../../test/store.js';
@@ -264,28 +264,17 @@ describe('breakers for HTTP agents', () => {
     }
   });
 
-  it('streams the caller tenant\'s control events for the named trees (agent and tenant scope always) as SSE', async () => {
+  it('streams the caller tenant\'s control events for the named trees (agent and tenant scope always) as SSE, after what is open at connect and the list of it', async () => {
     const address = await gw.app.listen({ host: '127.0.0.1', port: 0 });
-    const abort = new AbortController();
-    const response = await fetch(`${address}/v1/control/stream?tree=tree-s1`, { headers: { authorization: `Bearer ${agentKey}` }, signal: abort.signal });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const received: ControlEvent[] = [];
-    let buffer = '';
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const data = frame.split('\n').find((line) => line.startsWith('data: '));
-          if (frame.includes('event: control') && data) received.push(JSON.parse(data.slice(6)));
-        }
-      }
-    })().catch(() => {});
+    const stream = await followControlStream(address, agentKey, '?tree=tree-s1');
+    expect(stream.response.status).toBe(200);
+    expect(stream.response.headers.get('content-type')).toMatch(/^text\/event-stream/);
     await eventually('the stream to be subscribed', () => gw.follower.subscribers > 0);
+    // At connect: the tenant's open breakers that concern the stream (earlier tests left agent halts), then their list.
+    const [atConnect] = await eventually('the list of open breakers', () => (stream.openLists.length > 0 ? stream.openLists : undefined));
+    const snapshot = stream.control.splice(0);
+    expect(snapshot.map((e) => e.eventId)).toEqual(atConnect!.eventIds);
+    expect(snapshot.every((e) => e.tenantId === 'acme' && (e.scope === 'agent' || e.scope === 'tenant' || e.treeId === 'tree-s1'))).toBe(true);
 
     await publish([
       control({ eventId: 's-other-tree', tenantId: 'acme', scope: 'run', target: 'run-s2', treeId: 'tree-s2' }),
@@ -293,13 +282,24 @@ describe('breakers for HTTP agents', () => {
       control({ eventId: 's-mine', tenantId: 'acme', scope: 'run', target: 'run-s1', treeId: 'tree-s1' }),
       control({ eventId: 's-agent', tenantId: 'acme', scope: 'agent', target: 'researcher' }),
     ]);
-    await eventually('both events of the caller on the stream', () => received.length >= 2);
+    await eventually('both events of the caller on the stream', () => stream.control.length >= 2);
     // Everything was produced before the last one arrived: give a stray event the time to show up.
     await new Promise((ok) => setTimeout(ok, 500));
-    expect(received.map((e) => e.eventId).sort()).toEqual(['s-agent', 's-mine']);
-    abort.abort();
-    await reading;
+    expect(stream.control.map((e) => e.eventId).sort()).toEqual(['s-agent', 's-mine']);
+    await stream.close();
     await eventually('the subscriber to be gone', () => gw.follower.subscribers === 0);
+
+    // A stream connecting now is sent both, as open, before their list; not the other tree's, not the other tenant's.
+    const again = await followControlStream(address, agentKey, '?tree=tree-s1');
+    try {
+      const [list] = await eventually('the list of open breakers', () => (again.openLists.length > 0 ? again.openLists : undefined));
+      expect(again.control.map((e) => e.eventId)).toEqual(list!.eventIds);
+      expect(list!.eventIds).toEqual(expect.arrayContaining(['s-agent', 's-mine']));
+      expect(list!.eventIds).not.toContain('s-other-tree');
+      expect(list!.eventIds).not.toContain('s-other-tenant');
+    } finally {
+      await again.close();
+    }
   });
 });
 

@@ -12,9 +12,9 @@ import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trac
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EventLog } from '../../log/port.js';
 import type { Topics } from '../../log/topics.js';
-import { spanEventCodec, type ControlEvent } from '../../schemas/index.js';
+import { spanEventCodec } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
-import { gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
+import { followControlStream, gatewayHarness, type GatewayHarness } from '../../test/gateway.js';
 import { eventually, freshKafka, readAll } from '../../test/kafka.js';
 import { freshStore } from '../../test/store.js';
 import { silentLogger } from '../logger.js';
@@ -46,23 +46,9 @@ afterAll(async () => {
 
 /** Control events for `tree` read from the gateway's SSE stream, as an HTTP-only agent would. */
 async function followStream(tree: string) {
-  const abort = new AbortController();
-  const response = await fetch(`${address}/v1/control/stream?tree=${tree}`, { headers: { authorization: `Bearer ${agentKey}` }, signal: abort.signal });
-  expect(response.status).toBe(200);
-  const events: ControlEvent[] = [];
-  const done = (async () => {
-    let buffer = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const data = buffer.slice(0, end).split('\n').find((line) => line.startsWith('data: '));
-        buffer = buffer.slice(end + 2);
-        if (data) events.push(JSON.parse(data.slice(6)));
-      }
-    }
-  })().catch(() => {});
-  return { events, async close() { abort.abort(); await done; } };
+  const stream = await followControlStream(address, agentKey, `?tree=${tree}`);
+  expect(stream.response.status).toBe(200);
+  return { events: stream.control, close: stream.close };
 }
 
 /** One turn of the agent: ask the model, then call web_search with the same arguments, which fails the same way. */
