@@ -11,6 +11,7 @@ import { loadMigrations, migrate } from './migrate.js';
 import type { Store } from './store.js';
 import { costReport } from './tables/cost-ledger.js';
 import { insertControlAction, openBreakers } from './tables/control-actions.js';
+import { isoTimeSql } from './tables/json-rows.js';
 import { treeEdges } from './tables/run-edges.js';
 import { findRun, listRuns } from './tables/runs.js';
 import { runUsage } from './tables/span-reads.js';
@@ -136,6 +137,23 @@ describe('query tables (chDB)', () => {
       ['e-root', 'cross_session_bridge', 'other-run', true],
     ]);
     expect(edges.find((e) => e.kind === 'cross_session_bridge')!.target_tree_id).toBe('other-tree');
+    const spawn = edges.find((e) => e.kind === 'spawn' && e.target_run_id === 'e-kid')!;
+    expect([spawn.event_id, spawn.time]).toEqual([events[1]!.eventId, new Date(events[1]!.endTimeMs).toISOString()]); // the spawn span's, not the parent link's
+
+    // The same signal sent again later: still one edge, its span and time both the later one's.
+    const again = span({ kind: 'signal', name: 'ping', tenantId: tenant, runId: 'e-kid', parentRunId: 'e-root', treeId: 'e-root', startTimeMs: T0 + 60_000, edge: { kind: 'signal_fire', targetRunId: 'e-root', targetTreeId: 'e-root' } });
+    await seedSpans(store, [again]);
+    const signals = (await treeEdges(store.client, tenant, 'e-root')).filter((e) => e.kind === 'signal_fire');
+    expect(signals.map((e) => [e.event_id, e.time])).toEqual([[again.eventId, new Date(again.endTimeMs).toISOString()]]);
+  });
+
+  it('writes times as ISO 8601 in SQL exactly as Date.prototype.toISOString does', async () => {
+    const times = [0, 1, 999, 1_000, 59_999, Date.UTC(2024, 1, 29, 23, 59, 59, 999), Date.UTC(2026, 9, 11, 8, 0, 0, 5), Date.UTC(2299, 11, 31, 23, 59, 59, 999)];
+    const result = await store.client.query({
+      query: `SELECT ${isoTimeSql("fromUnixTimestamp64Milli(ms, 'UTC')")} AS iso FROM (SELECT arrayJoin({times:Array(Int64)}) AS ms) ORDER BY ms`,
+      query_params: { times }, format: 'JSONEachRow',
+    });
+    expect((await result.json<{ iso: string }>()).map((row) => row.iso)).toEqual(times.map((ms) => new Date(ms).toISOString()));
   });
 
   it('lists runs newest first, filtered by agent, status, start time and trips, page by page', async () => {

@@ -9,7 +9,7 @@ import { treeRuns } from '../../storage/tables/span-reads.js';
 import { NO_USAGE } from '../../storage/tables/usage.js';
 import type { RunStatus } from '../../storage/tables/runs.js';
 import type { ApiDeps } from './route.js';
-import { iso, type graph, type graphNode } from './schemas.js';
+import type { graph, graphNode } from './schemas.js';
 import { spawnDepths } from './spawn-depths.js';
 import { usageView } from './views.js';
 
@@ -25,8 +25,8 @@ export async function causalGraph(deps: ApiDeps, tenantId: string, treeId: strin
     status: (run.end_status === '' ? 'running' : run.end_status) as RunStatus,
     depth: depths.get(run.run_id) ?? null,
     errors: run.errors,
-    startTime: iso(run.first_ms),
-    lastTime: iso(run.last_ms),
+    startTime: run.start_time,
+    lastTime: run.last_time,
     ...usageView(run),
   }));
   // A spawn recorded before any of the child's spans is stored: still part of the tree.
@@ -45,7 +45,7 @@ export async function causalGraph(deps: ApiDeps, tenantId: string, treeId: strin
     nodes,
     edges: edges.map((edge) => ({
       sourceRunId: edge.source_run_id, targetRunId: edge.target_run_id, kind: edge.kind, targetTreeId: edge.target_tree_id,
-      eventId: edge.event_id, time: edge.time_ms === null ? null : iso(edge.time_ms),
+      eventId: edge.event_id, time: edge.time,
     })),
   };
 }

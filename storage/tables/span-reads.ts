@@ -6,8 +6,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
-import { queryRows } from './json-rows.js';
-import { USAGE_AGGREGATES, usageRow } from './usage.js';
+import { columns, isoTimeSql, queryRows, type RowOf } from './json-rows.js';
+import { USAGE_AGGREGATES, usageColumns, usageRow } from './usage.js';
 
 const count = z.coerce.number().int().nonnegative();
 
@@ -82,30 +82,30 @@ export async function runSpansPage(client: ClickHouseClient, run: { tenantId: st
   return z.array(spanRow).parse(await result.json());
 }
 
-const treeRunRow = usageRow.extend({
-  run_id: z.string(),
-  agent_id: z.string(),
-  parent_run_id: z.string().nullable(),
-  end_status: z.string(),
-  errors: count,
-  first_ms: count,
-  last_ms: count,
+const treeRunColumns = z.object({
+  ...usageColumns,
+  run_id: columns.string(),
+  agent_id: columns.string(),
+  parent_run_id: columns.nullableString(),
+  end_status: columns.string(),
+  errors: columns.count(),
+  start_time: columns.string(),
+  last_time: columns.string(),
 });
-export type TreeRunRow = z.output<typeof treeRunRow>;
+export type TreeRunRow = RowOf<typeof treeRunColumns.shape>;
 
 /** Every run of a tree with its exact usage: one contiguous key range, one pass. */
 export async function treeRuns(client: ClickHouseClient, tenantId: string, treeId: string): Promise<TreeRunRow[]> {
-  const rows = await queryRows(client, {
+  return queryRows(client, {
     query: `SELECT run_id, any(agent_id) AS agent_id, any(parent_run_id) AS parent_run_id,
                    argMaxIf(toString(status), end_time, kind = 'run_end') AS end_status,
                    countIf(status = 'error') AS errors,
-                   toUnixTimestamp64Milli(min(start_time)) AS first_ms, toUnixTimestamp64Milli(max(end_time)) AS last_ms,
+                   ${isoTimeSql('min(start_time)')} AS start_time, ${isoTimeSql('max(end_time)')} AS last_time,
                    ${USAGE_AGGREGATES}
             FROM spans FINAL
             WHERE tenant_id = {tenantId:String} AND tree_id = {treeId:String}
             GROUP BY run_id
             ORDER BY run_id`,
     query_params: { tenantId, treeId },
-  });
-  return z.array(treeRunRow).parse(rows);
+  }, treeRunColumns);
 }

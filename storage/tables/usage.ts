@@ -4,6 +4,7 @@
  * with the span columns kind, status, cost_micros and the token counts (spans, cost_ledger).
  */
 import { z } from 'zod';
+import { columns } from './json-rows.js';
 
 /** Aggregates for a GROUP BY over spans read with FINAL (one row per event id). */
 export const USAGE_AGGREGATES = `
@@ -29,6 +30,17 @@ export const usageRow = z.object({
   cached_tokens: count,
 });
 export type UsageRow = z.output<typeof usageRow>;
+
+/** usageRow's fields as the columns of a large read (./json-rows.ts); a unit test keeps the two alike. */
+export const usageColumns = {
+  spans: columns.count(),
+  steps: columns.count(),
+  total_cost_micros: columns.count(),
+  unpriced_spans: columns.count(),
+  input_tokens: columns.count(),
+  output_tokens: columns.count(),
+  cached_tokens: columns.count(),
+};
 
 export const NO_USAGE: UsageRow = Object.freeze({ spans: 0, steps: 0, total_cost_micros: 0, unpriced_spans: 0, input_tokens: 0, output_tokens: 0, cached_tokens: 0 });
 
