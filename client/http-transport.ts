@@ -45,6 +45,8 @@ export interface HttpTransportOptions {
   random?: () => number;
 }
 
+/** How long a stream that never lists its open breakers (a gateway older than the list) waits before counting as connected. */
+const UNLISTED_CONNECT_MS = 2_000;
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
 /** 401 / 403 on spans: nothing the client can fix, but an operator can (a new key, a role): try again slowly. */
@@ -123,14 +125,24 @@ export function createHttpTransport(options: HttpTransportOptions): Transport<Sp
           const message = `GET ${base}/v1/control/stream answered ${response.status}${refusalHint(response.status, false)}: ${(await response.text().catch(() => '')).slice(0, 300)}`;
           throw response.status === 401 || response.status === 403 ? new KeyRefused(message, response.status) : new Error(message);
         }
-        connected = true;
         lastError = null;
         refused = null;
         backoff = RECONNECT_MIN_MS;
         events.contact();
-        for (const waiter of waiters) waiter.ok();
-        waiters = [];
-        await readEvents(response.body, events);
+        // Connected once the stream has said which breakers stand (its first event), so a run
+        // started now is refused by them; a gateway that never says so counts after a while.
+        const markConnected = () => {
+          if (connected) return;
+          connected = true;
+          for (const waiter of waiters) waiter.ok();
+          waiters = [];
+        };
+        const unlisted = setTimeout(markConnected, UNLISTED_CONNECT_MS);
+        try {
+          await readEvents(response.body, { ...events, openBreakers: (ids) => { events.openBreakers?.(ids); markConnected(); } });
+        } finally {
+          clearTimeout(unlisted);
+        }
       } catch (error) {
         if (stop.signal.aborted) return;
         lastError = error as Error;

@@ -1,5 +1,5 @@
 /**
-^ * Standing breakers, read from the breaker-state topic when a client starts
+ * Standing breakers, read from the breaker-state topic when a client starts
  * (here on the in-memory log; services/api/control.int.test.ts does it on real Kafka through
  * the API).
  */
@@ -60,8 +60,8 @@ describe('standing breakers at client start', () => {
     const log = createMemoryLog();
     await log.ensureTopics(topicSpecs(topics, 3));
     const producer = await log.producer();
-    const trip: ControlEvent = { ...halt, eventId: 'run-trip', scope: 'tree', target: 'tree-1', treeId: 'tree-1', action: 'trip', timeMs: Date.now() - 60_000 };
-    const reset: ControlEvent = { ...trip, eventId: 'run-reset', action: 'reset', reason: null, timeMs: Date.now() - 30_000 };
+    const trip: ControlEvent = { ...halt, eventId: 'tree-trip-1', scope: 'tree', target: 'tree-1', treeId: 'tree-1', action: 'trip', timeMs: Date.now() - 60_000 };
+    const reset: ControlEvent = { ...trip, eventId: 'tree-reset-1', action: 'reset', reason: null, timeMs: Date.now() - 30_000 };
     await producer.send(topics.control, controlMessages(trip, 3));
     await producer.send(topics.breakerState, [standingMessage(reset, 3)!]);
     const worker = await createFusebox({ tenantId: 'acme', agentId: 'worker', log, topicPrefix: 'standing' });
