@@ -8,17 +8,17 @@
  * and warnings (control topic), the trips again where they stand (breaker-state, one key per
  * breaker: ../control-messages.ts; tombstoned when the tree is forgotten), their audit records
  * (audit topic), dead letters, run signals for the agent stage (agent-signals, keyed by agent)
- * and spend summaries for the tenant stage
- * (tenant-spend, keyed by tenant) — each only for tenants with a policy for that stage —, and
- * what changed of every tree touched, with the input positions it reflects (processor-state
- * changelog, ./state-changelog.ts). Trips and warnings also go out at once, outside the
- * transaction, on the early lane (./early-lane.ts), so agents halt without waiting for commits.
+ * and spend summaries for the tenant stage (tenant-spend, keyed by tenant) — each only for
+ * tenants with a policy for that stage —, and what changed of every tree touched, with the
+ * input positions it reflects (processor-state changelog, ./state-changelog.ts). Trips and
+ * warnings also go out at once, outside the transaction, on the early lane (./early-lane.ts),
+ * so agents halt without waiting for commits.
  *
  * Finished trees are evicted from memory once idle longer than the retention in EVENT time:
  * the newest span end time of their partition (a partition's spans arrive roughly in time
  * order, and a replay evicts alike), swept at most once every 5 minutes of that time. An evicted
  * tree's summary and its runs' tombstones go out in the same transaction as the span that
- * moved the time on.
+ * moved the time on; so do the breaker-state tombstones of a tree forgotten altogether.
  */
 import { partitionForKey } from '../../log/partitioner.js';
 import type { LogBatch, OutgoingMessage } from '../../log/port.js';
@@ -167,7 +167,7 @@ export function createProcessor(options: ProcessorOptions) {
             continue;
           }
           if (control.reason) tally.trip(control.reason.detector);
-          // It stands on breaker-state too, for the clients that start after the control topic's stretch they read.
+          // It stands on breaker-state too: a client or gateway started later reads it there.
           standing.push(standingMessage(control, standingPartitions)!);
         }
         for (const audit of outcome.audits) {
