@@ -48,31 +48,52 @@ export type ColumnsShape = Record<string, z.ZodType<unknown[]>>;
 /** A row of a read whose columns are `S`. */
 export type RowOf<S extends ColumnsShape> = { [K in keyof S]: z.output<S[K]>[number] };
 
+/** A read's columns, each checked whole, and their common length. */
+export interface ColumnsOf<S extends ColumnsShape> {
+  columns: { [K in keyof S]: z.output<S[K]> };
+  length: number;
+}
+
+const asJsonColumns = { format: 'JSONColumns' as 'JSON', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 as const } };
+
+export async function queryColumns<S extends ColumnsShape>(client: ClickHouseClient, request: { query: string; query_params?: Record<string, unknown> }, shape: z.ZodObject<S>): Promise<ColumnsOf<S>> {
+  const result = await client.query({ ...request, ...asJsonColumns });
+  return columnsOf(JSON.parse(await result.text()), shape);
+}
+
 export async function queryRows<S extends ColumnsShape>(client: ClickHouseClient, request: { query: string; query_params?: Record<string, unknown> }, shape: z.ZodObject<S>): Promise<RowOf<S>[]> {
-  const result = await client.query({ ...request, format: 'JSONColumns' as 'JSON', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
-  return rowsOf(JSON.parse(await result.text()), shape);
+  return rowsOf(await queryColumns(client, request, shape));
 }
 
 /**
- * Rows from a JSONColumns answer, each column checked whole (a column the read needs and the
+ * The columns of a JSONColumns answer, each checked whole (a column the read needs and the
  * answer lacks, a value of the wrong type, or columns of different lengths is an error naming
  * the column).
  */
-export function rowsOf<S extends ColumnsShape>(answer: unknown, shape: z.ZodObject<S>): RowOf<S>[] {
+export function columnsOf<S extends ColumnsShape>(answer: unknown, shape: z.ZodObject<S>): ColumnsOf<S> {
   const names = Object.keys(shape.shape);
   // An empty answer may come without its columns.
-  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer) && Object.keys(answer).length === 0) return [];
+  if (typeof answer === 'object' && answer !== null && !Array.isArray(answer) && Object.keys(answer).length === 0) {
+    return { columns: Object.fromEntries(names.map((name) => [name, []])) as ColumnsOf<S>['columns'], length: 0 };
+  }
   const parsed = shape.safeParse(answer);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     if (issue.path.length === 0) throw new Error(`ClickHouse's answer is not JSONColumns: ${issue.message}`);
     throw new Error(`ClickHouse answered column '${String(issue.path[0])}' with what the read cannot use: ${issue.message}`);
   }
-  const values = names.map((name) => (parsed.data as Record<string, unknown[]>)[name]!);
-  const length = values[0]?.length ?? 0;
-  names.forEach((name, c) => {
-    if (values[c]!.length !== length) throw new Error(`ClickHouse answered column '${name}' with ${values[c]!.length} values, '${names[0]}' with ${length}`);
-  });
+  const columns = parsed.data as Record<string, unknown[]>;
+  const length = columns[names[0]!]?.length ?? 0;
+  for (const name of names) {
+    if (columns[name]!.length !== length) throw new Error(`ClickHouse answered column '${name}' with ${columns[name]!.length} values, '${names[0]}' with ${length}`);
+  }
+  return { columns: columns as ColumnsOf<S>['columns'], length };
+}
+
+/** One object a row, from checked columns (a read that needs the rows; a large one can walk the columns). */
+export function rowsOf<S extends ColumnsShape>({ columns, length }: ColumnsOf<S>): RowOf<S>[] {
+  const names = Object.keys(columns);
+  const values = names.map((name) => (columns as Record<string, unknown[]>)[name]!);
   const rows = new Array<Record<string, unknown>>(length);
   for (let i = 0; i < length; i++) {
     const row: Record<string, unknown> = {};

@@ -1,12 +1,14 @@
 /** Rows from ClickHouse's JSONColumns answer: each column checked whole, rows built in column order. */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { columns, rowsOf } from './json-rows.js';
+import { columns, columnsOf, rowsOf as rowsOfColumns } from './json-rows.js';
 import { usageColumns, usageRow } from './usage.js';
 
 const shape = z.object({ id: columns.string(), cost: columns.count(), parent: columns.nullableString(), time: columns.nullableCount() });
 
-describe('rowsOf', () => {
+const rowsOf = (answer: unknown, read: typeof shape) => rowsOfColumns(columnsOf(answer, read));
+
+describe('columnsOf and rowsOf', () => {
   it('builds one object a row with the read\'s columns (others ignored)', () => {
     expect(rowsOf({ id: ['a', 'b'], cost: [5, 7], parent: [null, 'a'], time: [null, 9], extra: [1, 2] }, shape)).toEqual([
       { id: 'a', cost: 5, parent: null, time: null },
@@ -17,6 +19,12 @@ describe('rowsOf', () => {
   it('answers no rows for empty columns, or none at all', () => {
     expect(rowsOf({ id: [], cost: [], parent: [], time: [] }, shape)).toEqual([]);
     expect(rowsOf({}, shape)).toEqual([]);
+    expect(columnsOf({}, shape)).toEqual({ columns: { id: [], cost: [], parent: [], time: [] }, length: 0 });
+  });
+
+  it('hands the checked columns over as they came, with their length', () => {
+    const answer = { id: ['a', 'b'], cost: [5, 7], parent: [null, 'a'], time: [null, 9] };
+    expect(columnsOf(answer, shape)).toEqual({ columns: answer, length: 2 });
   });
 
   it('refuses a value of the wrong type naming its column and row, a missing column, and columns of different lengths', () => {

@@ -6,7 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { z } from 'zod';
-import { columns, isoTimeSql, queryRows, type RowOf } from './json-rows.js';
+import { columns, isoTimeSql, queryColumns, type ColumnsOf } from './json-rows.js';
 import { USAGE_AGGREGATES, usageColumns, usageRow } from './usage.js';
 
 const count = z.coerce.number().int().nonnegative();
@@ -92,11 +92,14 @@ const treeRunColumns = z.object({
   start_time: columns.string(),
   last_time: columns.string(),
 });
-export type TreeRunRow = RowOf<typeof treeRunColumns.shape>;
+export type TreeRuns = ColumnsOf<typeof treeRunColumns.shape>;
 
-/** Every run of a tree with its exact usage: one contiguous key range, one pass. */
-export async function treeRuns(client: ClickHouseClient, tenantId: string, treeId: string): Promise<TreeRunRow[]> {
-  return queryRows(client, {
+/**
+ * Every run of a tree with its exact usage: one contiguous key range, one pass. As columns: the
+ * causal graph builds its nodes from them straight, with no row objects between.
+ */
+export async function treeRuns(client: ClickHouseClient, tenantId: string, treeId: string): Promise<TreeRuns> {
+  return queryColumns(client, {
     query: `SELECT run_id, any(agent_id) AS agent_id, any(parent_run_id) AS parent_run_id,
                    argMaxIf(toString(status), end_time, kind = 'run_end') AS end_status,
                    countIf(status = 'error') AS errors,
