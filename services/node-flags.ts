@@ -1,6 +1,8 @@
 /**
- * V8 flags the services (processor, stages, sink, gateway) run with; the Dockerfile sets the
- * same in NODE_OPTIONS, and the benchmark starts its service processes with them.
+ * V8 flags the services (processor, stages, sink, gateway, query API) run with; the Dockerfile
+ * sets the same in NODE_OPTIONS, and the benchmark starts its service processes with them (the
+ * graph scenario serves the API in the bench's own process, without them: BENCHMARKS.md,
+ * finding 7, measured the difference).
  *
  * A young generation of 64 MiB semi-spaces instead of V8's 16: a processor batch (thousands of
  * spans, their decoded objects and the outputs built from them) lives for the length of the
