@@ -37,8 +37,8 @@ export interface WorkerOptions {
   timeoutMs: number;
 }
 
-/** Workers that stand for services (processor, sink, and the raw consumers they are compared with) run with the services' V8 flags. */
-const SERVICE_WORKERS = new Set(['workers/drain.ts']);
+/** Workers that stand for services (processor, sink, and the raw consumers they are compared with; the query API) run with the services' V8 flags. */
+const SERVICE_WORKERS = new Set(['workers/drain.ts', 'workers/graph-api.ts']);
 
 const live = new Set<ChildProcess>();
 
