@@ -67,7 +67,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
   figures.push(latencyFigure('run.tool() (guard, 2 hashes, span, await)', await timeTool(run, toolCalls), 'ns/op', `batches of ${EMIT_BATCH.toLocaleString('en-US')} sequential awaited calls`));
   await fusebox.close();
 
-  const seconds = sized(ctx, 10, 4);
+  const seconds = sized(ctx, 10, 3);
   ctx.progress(`event-loop delay, idle (${Math.ceil(seconds / 2)} s)`);
   figures.push(latencyFigure('event-loop delay, idle', await loopDelay(Math.ceil(seconds / 2) * 1000, async () => undefined), 'ms', 'baseline of this process'));
 

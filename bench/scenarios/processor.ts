@@ -24,7 +24,7 @@ const PARTITIONS = 6;
 const PAIRS = 3;
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
-  const count = sized(ctx, 500_000, 100_000);
+  const count = sized(ctx, 500_000, 60_000);
   ctx.progress(`encoding ${count.toLocaleString('en-US')} realistic spans`);
   const workload = buildWorkload({ spans: count, seed: 2 });
   ctx.progress(`  ${workload.trees.toLocaleString('en-US')} trees, ${workload.loopingTrees} of them looping`);

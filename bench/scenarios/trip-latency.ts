@@ -40,7 +40,7 @@ interface Sample {
 }
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
-  const samples = sized(ctx, 200, 20);
+  const samples = sized(ctx, 200, 15);
   const budgetMs = sized(ctx, 90_000, 25_000);
   const bench = await freshTopics(ctx.brokers, 'trip', PARTITIONS);
   await stampOnAppend(ctx.brokers, [bench.topics.spans, bench.topics.controlEarly]);
