@@ -27,5 +27,22 @@ export function decodeSpanMessage(message: LogMessage, price?: (event: SpanEvent
   if (message.key !== event.treeId) {
     return { ok: false, code: 'KEY_MISMATCH', reason: `message key '${message.key}' is not the span's treeId '${event.treeId}'` };
   }
+  const negative = negativeCount(event);
+  if (negative !== null) return { ok: false, code: 'INVALID_FIELD', reason: `${negative}: times, token counts and costs must not be negative` };
   return { ok: true, event: price ? price(event) : event };
+}
+
+/**
+ * The first count below zero, as "field value", or null. Avro's long is signed, so a producer
+ * writing the topic without the client (whose zod schema refuses it) can send one: the cost
+ * math would throw on it and ClickHouse's UInt64 columns refuse the whole insert holding it.
+ */
+function negativeCount(event: SpanEvent): string | null {
+  if (event.startTimeMs < 0) return `startTimeMs ${event.startTimeMs}`;
+  if (event.endTimeMs < 0) return `endTimeMs ${event.endTimeMs}`;
+  if (event.inputTokens < 0) return `inputTokens ${event.inputTokens}`;
+  if (event.outputTokens < 0) return `outputTokens ${event.outputTokens}`;
+  if (event.cachedTokens < 0) return `cachedTokens ${event.cachedTokens}`;
+  if (event.costMicros !== null && event.costMicros < 0) return `costMicros ${event.costMicros}`;
+  return null;
 }

@@ -27,4 +27,22 @@ describe('decodeSpanMessage', () => {
       expect(decoded).toMatchObject({ ok: false, code: 'INVALID_ID', reason: expect.stringContaining('must not contain NUL') });
     }
   });
+
+  it.each([
+    ['startTimeMs', { startTimeMs: -1, endTimeMs: 5 }],
+    ['endTimeMs', { endTimeMs: -1 }],
+    ['inputTokens', { inputTokens: -5 }],
+    ['outputTokens', { outputTokens: -5 }],
+    ['cachedTokens', { cachedTokens: -5 }],
+    ['costMicros', { costMicros: -5 }],
+  ] as const)('refuses a negative %s, which Avro carries but no count can be', (field, fields) => {
+    const event = { ...span({ kind: 'llm_call', name: 'chat' }), ...fields };
+    const decoded = decodeSpanMessage(message(spanEventCodec.encode(event), event.treeId));
+    expect(decoded).toEqual({ ok: false, code: 'INVALID_FIELD', reason: `${field} ${(fields as Record<string, number>)[field]}: times, token counts and costs must not be negative` });
+  });
+
+  it('takes zero counts and a zero cost', () => {
+    const event = { ...span({ kind: 'llm_call', name: 'chat' }), inputTokens: 0, outputTokens: 0, cachedTokens: 0, costMicros: 0 };
+    expect(decodeSpanMessage(message(spanEventCodec.encode(event), event.treeId))).toEqual({ ok: true, event });
+  });
 });

@@ -152,6 +152,8 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
       { key: 'run-dlq', value: Buffer.from('{"not":"avro"}') },
       { key: 'run-dlq', value: spanEventCodec.encode(good) },
       { key: 'some-other-tree', value: spanEventCodec.encode({ ...good, eventId: 'misrouted' }) },
+      // Avro lets a long be negative; no count can be (ClickHouse's UInt64 would refuse the insert).
+      { key: 'run-dlq', value: spanEventCodec.encode({ ...good, eventId: 'negative-tokens', inputTokens: -5 }) },
     ]);
     await producer.close();
     await eventually('the good span in ClickHouse', async () => (await runSpans(store.client, 'acme', 'run-dlq')).some((s) => s.event_id === good.eventId));
@@ -159,12 +161,14 @@ describe('walking skeleton: a looping agent halted through real Kafka, recorded 
     const letters: unknown[] = [];
     const reader = log.groupConsumer({ groupId: `${prefix}-dlq-reader`, topics: [topics.deadLetter], fromBeginning: true, handleBatch: async (b) => { letters.push(...b.messages.map((m) => deadLetterSchema.parse(JSON.parse(m.value!.toString())))); } });
     await reader.start();
-    await eventually('dead letters from processor and sink', () => letters.length >= 4);
+    await eventually('dead letters from processor and sink', () => letters.length >= 6);
     await reader.stop();
     expect(letters).toEqual(expect.arrayContaining([
       expect.objectContaining({ source: 'processor', code: 'NOT_SINGLE_OBJECT', key: 'run-dlq', payloadBase64: Buffer.from('{"not":"avro"}').toString('base64') }),
       expect.objectContaining({ source: 'sink', code: 'NOT_SINGLE_OBJECT' }),
       expect.objectContaining({ source: 'processor', code: 'KEY_MISMATCH', reason: expect.stringMatching(/not the span's treeId 'run-dlq'/) }),
+      expect.objectContaining({ source: 'processor', code: 'INVALID_FIELD', reason: expect.stringMatching(/inputTokens -5/) }),
+      expect.objectContaining({ source: 'sink', code: 'INVALID_FIELD', reason: expect.stringMatching(/inputTokens -5/) }),
     ]));
     expect(processor.stats().deadLettered).toBeGreaterThanOrEqual(2);
   });
