@@ -27,6 +27,7 @@ import { LATENESS_MS, MAX_WINDOW_MS } from './detectors/cost-velocity.js';
 import { isStep } from './detectors/iteration-cap.js';
 import { builtinPolicies, type Governing, type PolicySource, type Subject } from './policies.js';
 import { fingerprint, fromHalves } from './fingerprint.js';
+import { addCapped } from './capped-sum.js';
 
 /** Span attribute carrying the agent's fleet tags (comma-separated), for tag-scoped policies. */
 export const TAGS_ATTRIBUTE = 'fusebox.agent.tags';
@@ -237,9 +238,9 @@ export function createEngine(options: EngineOptions = {}) {
     if (event.kind === 'run_end') run.ended = true;
     const cost = event.costMicros ?? 0;
     if (isStep(event.kind)) run.steps += 1;
-    run.costMicros += cost;
-    tree.costMicros += cost;
-    tree.tokens += event.inputTokens + event.outputTokens;
+    run.costMicros = addCapped(run.costMicros, cost);
+    tree.costMicros = addCapped(tree.costMicros, cost);
+    tree.tokens = addCapped(tree.tokens, addCapped(event.inputTokens, event.outputTokens));
     // Detectors evolve the states the ledgers own in place (see Detector.evolve).
     for (const detector of STATEFUL) {
       const holder = detector.stateScope === 'run' ? run.states : tree.states;

@@ -22,6 +22,18 @@ const write = (into: Map<string, Buffer | null>, engine: Engine, treeId: string)
 };
 
 describe('processor state changelog', () => {
+  it('writes a tree whose spend passes 2^53 micro-USD (the gateway takes any safe-integer cost), held at the largest safe integer', () => {
+    const engine = createEngine();
+    const huge = Number.MAX_SAFE_INTEGER - 1;
+    engine.apply(span({ kind: 'llm_call', name: 'chat', runId: 'run-1', costMicros: huge, inputTokens: huge }));
+    engine.apply(span({ kind: 'llm_call', name: 'chat', runId: 'run-1', costMicros: huge, outputTokens: huge }));
+    const log = new Map<string, Buffer | null>();
+    write(log, engine, 'run-1');
+    const restored = restoreFrom(log).snapshot('run-1');
+    expect(restored).toMatchObject({ costMicros: Number.MAX_SAFE_INTEGER, tokens: Number.MAX_SAFE_INTEGER });
+    expect(restored).toEqual(engine.snapshot('run-1'));
+  });
+
   it.each([['a small tree, one record', 2], ['a large tree, a record per run', INLINE_RUNS + 2]])('%s: restored from its records, written bit by bit, it decides exactly as the original', (_, runs) => {
     const original = createEngine();
     const log = new Map<string, Buffer | null>();

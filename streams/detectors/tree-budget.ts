@@ -3,6 +3,7 @@
  * The state is the tree's live ledger. No budget until a policy sets one.
  */
 import { z } from 'zod';
+import { addCapped } from '../capped-sum.js';
 import type { Detector } from './detector.js';
 
 export interface TreeBudgetParams {
@@ -25,8 +26,8 @@ export const treeBudget: Detector<TreeLedgerState, TreeBudgetParams> = {
   initialState: () => ({ costMicros: 0, tokens: 0 }),
   evolve(state, event) {
     // In place: the caller owns the state (an evicted tree's summary hands it on to the revived tree).
-    state.costMicros += event.costMicros ?? 0;
-    state.tokens += event.inputTokens + event.outputTokens;
+    state.costMicros = addCapped(state.costMicros, event.costMicros ?? 0);
+    state.tokens = addCapped(state.tokens, addCapped(event.inputTokens, event.outputTokens));
     return state;
   },
   decide(state, _event, p) {
