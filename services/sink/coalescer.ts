@@ -6,14 +6,17 @@
  *
  * Each `add` resolves only once the insert holding its rows has succeeded (and rejects if it
  * failed), so a consumer that commits a batch's offsets after its handler resolved still never
- * commits a row that is not in ClickHouse. Inserts run one at a time, in the order they filled;
- * a group whose linger is over waits for the insert running, growing meanwhile.
+ * commits a row that is not in ClickHouse. At most `concurrency` inserts run at once, started in
+ * the order their groups filled; a group whose linger is over waits for a free slot, growing
+ * meanwhile.
  */
 export interface CoalescerOptions<T> {
   /** A group reaching this many items is inserted at once. */
   maxItems: number;
   /** How long the first item of a group waits for others before the group is inserted anyway. */
   lingerMs: number;
+  /** Inserts running at once (default 1). */
+  concurrency?: number;
   /** Inserts one group; `slices` name the log slices it holds (for the dedup token). */
   flush(items: T[], slices: string[]): Promise<void>;
 }
@@ -31,14 +34,19 @@ interface Group<T> {
   done: Promise<void>;
   settle(error?: unknown): void;
   timer: ReturnType<typeof setTimeout> | null;
+  /** Its linger is over: it goes out as soon as an insert slot is free. */
+  lingered: boolean;
 }
 
 export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
   if (!(options.maxItems >= 1)) throw new RangeError(`coalescer maxItems must be at least 1, got ${options.maxItems}`);
   if (!(options.lingerMs >= 0)) throw new RangeError(`coalescer lingerMs must be 0 or more, got ${options.lingerMs}`);
+  const concurrency = options.concurrency ?? 1;
+  if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`coalescer concurrency must be a whole number of at least 1, got ${concurrency}`);
   let open: Group<T> | null = null;
-  /** The last insert started: the next one waits for it, so inserts never overlap. */
-  let previous: Promise<void> = Promise.resolve();
+  /** Closed groups waiting for a slot, in the order they filled. */
+  const ready: Group<T>[] = [];
+  const running = new Set<Promise<void>>();
 
   function newGroup(): Group<T> {
     let settle!: (error?: unknown) => void;
@@ -47,21 +55,39 @@ export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
     });
     // A group's failure reaches its adders; nobody else must see it as unhandled.
     done.catch(() => {});
-    return { items: [], slices: [], done, settle, timer: null };
+    return { items: [], slices: [], done, settle, timer: null, lingered: false };
   }
 
-  function close(group: Group<T>): void {
+  /** The group takes no more items and waits for a slot. */
+  function seal(group: Group<T>): void {
     if (open === group) open = null;
     if (group.timer) clearTimeout(group.timer);
     group.timer = null;
-    previous = previous.then(async () => {
-      try {
-        await options.flush(group.items, group.slices);
-        group.settle();
-      } catch (error) {
-        group.settle(error ?? new Error('insert failed'));
+    ready.push(group);
+  }
+
+  /** Starts waiting groups while slots are free, then a lingered open group. */
+  function pump(): void {
+    while (running.size < concurrency) {
+      if (ready.length === 0) {
+        if (!open?.lingered) return;
+        seal(open);
       }
-    });
+      const group = ready.shift()!;
+      const insert = (async () => {
+        try {
+          await options.flush(group.items, group.slices);
+          group.settle();
+        } catch (error) {
+          group.settle(error ?? new Error('insert failed'));
+        }
+      })();
+      running.add(insert);
+      void insert.then(() => {
+        running.delete(insert);
+        pump();
+      });
+    }
   }
 
   return {
@@ -69,17 +95,25 @@ export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
       const group = (open ??= newGroup());
       for (const item of items) group.items.push(item);
       group.slices.push(slice);
-      if (group.items.length >= options.maxItems) close(group);
-      // Lingered long enough: inserted as soon as no insert is running. While one runs, the
-      // group keeps growing, so under load inserts go back to back, each taking everything
+      if (group.items.length >= options.maxItems) {
+        seal(group);
+        pump();
+      }
+      // Lingered long enough: inserted as soon as a slot is free. While every slot is taken,
+      // the group keeps growing, so under load inserts go back to back, each taking everything
       // that came meanwhile, rather than queueing one small insert (one more part to merge)
       // per linger period.
-      else group.timer ??= setTimeout(() => void previous.then(() => { if (open === group) close(group); }), options.lingerMs);
+      else group.timer ??= setTimeout(() => {
+        group.timer = null;
+        group.lingered = true;
+        pump();
+      }, options.lingerMs);
       return group.done;
     },
     async drain() {
-      if (open) close(open);
-      await previous;
+      if (open) seal(open);
+      pump();
+      while (running.size > 0 || ready.length > 0) await Promise.allSettled([...running]);
     },
   };
 }

@@ -81,7 +81,7 @@ describe('sink coalescer', () => {
     expect(sink.flushed.map((f) => f.items)).toEqual([[1, 2], [3, 4]]);
   });
 
-  it('never runs two inserts at once, and keeps the order groups filled in', async () => {
+  it('by default never runs two inserts at once, and keeps the order groups filled in', async () => {
     const started: string[] = [];
     let running = 0;
     let maxRunning = 0;
@@ -100,6 +100,44 @@ describe('sink coalescer', () => {
     expect(maxRunning).toBe(1);
   });
 
+  it('given two slots, then two inserts run at once, a third waits for a slot, and they start in the order they filled', async () => {
+    vi.useFakeTimers();
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const coalescer = createCoalescer<number>({
+      maxItems: 1, lingerMs: 0, concurrency: 2,
+      flush: (_items, slices) => new Promise<void>((ok) => { started.push(slices[0]!); finish.set(slices[0]!, ok); }),
+    });
+    const adds = ['a', 'b', 'c'].map((slice, i) => coalescer.add([i], slice));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['a', 'b']);
+    finish.get('b')!(); // the later one ends first: its slot goes to the next group
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(['a', 'b', 'c']);
+    finish.get('a')!();
+    finish.get('c')!();
+    await Promise.all(adds);
+  });
+
+  it('given two slots, a lingered group goes out as soon as one is free, taking what came meanwhile', async () => {
+    vi.useFakeTimers();
+    const flushed: number[][] = [];
+    const coalescer = createCoalescer<number>({
+      maxItems: 2, lingerMs: 10, concurrency: 2,
+      flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, 100)); },
+    });
+    const adds = [coalescer.add([1, 2], 's1'), coalescer.add([3, 4], 's2')]; // both slots busy until 100 ms
+    adds.push(coalescer.add([5], 's3'));
+    await vi.advanceTimersByTimeAsync(50); // past its linger, no slot free: it keeps growing
+    adds.push(coalescer.add([6], 's4')); // now full: sealed, waiting for a slot
+    adds.push(coalescer.add([7], 's5')); // a new group, lingered at 60 ms
+    expect(flushed).toEqual([[1, 2], [3, 4]]);
+    await vi.advanceTimersByTimeAsync(50); // both slots free: the full group, then the lingered one
+    expect(flushed).toEqual([[1, 2], [3, 4], [5, 6], [7]]);
+    await vi.advanceTimersByTimeAsync(200);
+    await Promise.all(adds);
+  });
+
   it('drain inserts what is waiting without the linger', async () => {
     const sink = recorder();
     const coalescer = createCoalescer<number>({ maxItems: 100, lingerMs: 60_000, flush: sink.flush });
@@ -113,5 +151,6 @@ describe('sink coalescer', () => {
     const flush = async () => {};
     expect(() => createCoalescer({ maxItems: 0, lingerMs: 1, flush })).toThrow('maxItems must be at least 1, got 0');
     expect(() => createCoalescer({ maxItems: 1, lingerMs: -1, flush })).toThrow('lingerMs must be 0 or more, got -1');
+    expect(() => createCoalescer({ maxItems: 1, lingerMs: 1, concurrency: 0, flush })).toThrow('concurrency must be a whole number of at least 1, got 0');
   });
 });

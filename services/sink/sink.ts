@@ -47,6 +47,10 @@ export interface SinkOptions {
    *  35 µs of CPU a span against 46-47 at 20 ms (fewer, larger inserts: fewer parts to merge),
    *  for ~60-80 ms more before a span is queryable at p50 (BENCHMARKS.md, Finding 4). */
   insertLingerMs?: number;
+  /** Span inserts running at once. Default 2: one insert keeps chDB on about one core for most
+   *  of its time (sorting a block, writing parts), so a second lets it use both while the first
+   *  finishes (BENCHMARKS.md, finding 8). */
+  insertConcurrency?: number;
   /** A fetch returns once this many bytes wait, or after `fetchMaxWaitMs`. Default 256 KiB and
    *  100 ms: the sink is not on the trip path, and fewer, larger fetches cost it and the broker
    *  less per span (BENCHMARKS.md, Finding 4); at a trickle a span waits at most 100 ms here. */
@@ -60,7 +64,7 @@ export interface SinkOptions {
   metrics?: Metrics;
 }
 
-export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 300, fetchMinBytes: 256 * 1024, fetchMaxWaitMs: 100, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
+export const SINK_DEFAULTS = Object.freeze({ concurrency: 16, insertMaxRows: 50_000, insertLingerMs: 300, insertConcurrency: 2, fetchMinBytes: 256 * 1024, fetchMaxWaitMs: 100, costRollupEveryMs: 60_000, costRollupQuietMs: 2_000 });
 
 /** After a failed insert, how long a partition waits before reading the batch again. */
 const STORE_RETRY_MS = 500;
@@ -72,7 +76,8 @@ const MAX_UNSTORED_BATCHES = 8;
 interface PartitionPipe {
   /** The commit of the newest batch, chained behind every older one. */
   chain: Promise<void>;
-  unstored: number;
+  /** The chain's link of every batch not yet stored, oldest first (each link settles in order). */
+  unstored: Promise<void>[];
   /** Bumped when an insert fails: commits of batches handled before that must not land. */
   epoch: number;
   /** The newest stored offset not yet sent to the group coordinator. */
@@ -101,6 +106,7 @@ export function createSink(options: SinkOptions) {
   const spanInserts = createCoalescer<SpanRow>({
     maxItems: options.insertMaxRows ?? SINK_DEFAULTS.insertMaxRows,
     lingerMs: options.insertLingerMs ?? SINK_DEFAULTS.insertLingerMs,
+    concurrency: options.insertConcurrency ?? SINK_DEFAULTS.insertConcurrency,
     async flush(rows, slices) {
       await insertSpans(options.store, rows, [...slices].sort().join(','));
       stats.spanInserts += 1;
@@ -129,12 +135,11 @@ export function createSink(options: SinkOptions) {
 
   async function handleBatch(batch: LogBatch): Promise<void> {
     const key = `${batch.topic}\u0000${batch.partition}`;
-    const pipe = pipes.get(key) ?? { chain: Promise.resolve(), unstored: 0, epoch: 0, toCommit: null, committing: null };
+    const pipe = pipes.get(key) ?? { chain: Promise.resolve(), unstored: [], epoch: 0, toCommit: null, committing: null };
     pipes.set(key, pipe);
     const epoch = pipe.epoch;
     const stored = storeBatch(batch);
     stored.catch(() => {}); // handled in the chain below
-    pipe.unstored += 1;
     pipe.chain = pipe.chain.then(async () => {
       try {
         const onStored = await stored;
@@ -158,11 +163,15 @@ export function createSink(options: SinkOptions) {
         // a store that is down is not hammered.
         await new Promise((ok) => setTimeout(ok, STORE_RETRY_MS));
       } finally {
-        pipe.unstored -= 1;
+        pipe.unstored.shift(); // links settle in chain order: this one is the oldest
       }
     });
-    // Back-pressure: no more fetching for this partition while too much is on its way.
-    if (pipe.unstored > MAX_UNSTORED_BATCHES) await pipe.chain;
+    pipe.unstored.push(pipe.chain);
+    // Back-pressure: no more fetching for this partition while too much is on its way, until
+    // it is back at the limit (not until all of it is stored: that stalled fetching for a
+    // whole insert while the next group waited for rows).
+    const over = pipe.unstored.length - MAX_UNSTORED_BATCHES;
+    if (over > 0) await pipe.unstored[over - 1];
   }
 
   /** Decodes, redacts and queues a batch's rows; resolves once they and its dead letters are
