@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { span } from '../test/spans.js';
 import { migrate } from './migrate.js';
 import { openStore, type Store } from './store.js';
-import { insertSpans, SPAN_COLUMNS, SPAN_INSERT_COLUMNS, toSpanRow, type SpanRow } from './tables/spans.js';
+import { createSpanBlock, insertSpans, SPAN_COLUMNS, SPAN_INSERT_COLUMNS, toSpanRow, type SpanRow } from './tables/spans.js';
 
 /** One JSON array per line: what JSONCompactEachRow reads, the path Native replaced. */
 const compactJsonLines = (rows: readonly (readonly unknown[])[]): string => rows.map((row) => JSON.stringify(row)).join('\n');
@@ -70,5 +70,22 @@ describe('insertSpans on chDB (Native)', () => {
     expect(native[2]).toMatchObject({ cost_micros: '0', source_offset: '9007199254740993', name: 'x'.repeat(512), args: 'é'.repeat(5_000) });
     const times = await (await store.client.query({ query: 'SELECT toUnixTimestamp64Milli(start_time) AS s, toUnixTimestamp64Milli(end_time) AS e FROM spans ORDER BY event_id', format: 'JSONEachRow' })).json<{ s: string; e: string }>();
     expect(times).toEqual(rows.map((row) => ({ s: String(row.start_time), e: String(row.end_time) })));
+  });
+
+  it('a span block written row by row is inserted once, its writer then reused by the next block', async () => {
+    const row = (eventId: string) => toSpanRow(span({ kind: 'tool_call', name: 'search', eventId, tenantId: 'block-test' }), { partition: 0, offset: '1' });
+    const first = createSpanBlock(store);
+    first.push(row('block-a'));
+    first.push(row('block-b'));
+    expect(first.length).toBe(2);
+    await first.insert('block:0:0-1');
+    expect(() => first.push(row('block-c'))).toThrow('rows pushed after its insert');
+    await expect(first.insert('block:0:0-1')).rejects.toThrow('inserted twice');
+    const second = createSpanBlock(store); // takes the first one's writer: nothing of its rows may remain
+    expect(second.length).toBe(0);
+    second.push(row('block-c'));
+    await second.insert('block:0:2-2');
+    const ids = await (await store.client.query({ query: "SELECT event_id FROM spans WHERE tenant_id = 'block-test' ORDER BY event_id", format: 'JSONEachRow' })).json<{ event_id: string }>();
+    expect(ids.map((r) => r.event_id)).toEqual(['block-a', 'block-b', 'block-c']);
   });
 });

@@ -85,10 +85,10 @@ export async function insertRows(target: InsertTarget, insert: RowsInsert): Prom
 }
 
 /**
- * chDB only: a Native block already built (a NativeBlockWriter's, row by row) of `columns`.
- * The block must stay unchanged until this resolves.
+ * chDB only: a Native block already built (a NativeBlockWriter's, row by row) of `columns`,
+ * whole or as the chunks to write one after another. It must stay unchanged until this resolves.
  */
-export async function insertNativeBlock(target: InsertTarget, table: string, columns: readonly NativeColumn[], block: Buffer, dedupToken: string): Promise<void> {
+export async function insertNativeBlock(target: InsertTarget, table: string, columns: readonly NativeColumn[], block: Buffer | readonly Buffer[], dedupToken: string): Promise<void> {
   if (target.kind === 'server') throw new Error('insertNativeBlock: Native blocks go to chDB only; a server gets insertRows');
   await insertBlock(target, table, checkedNames(table, columns), block, dedupToken);
 }
@@ -101,7 +101,7 @@ function checkedNames(table: string, columns: readonly NativeColumn[]): string[]
   return names;
 }
 
-async function insertBlock(target: InsertTarget, table: string, names: readonly string[], block: Buffer, dedupToken: string): Promise<void> {
+async function insertBlock(target: InsertTarget, table: string, names: readonly string[], block: Buffer | readonly Buffer[], dedupToken: string): Promise<void> {
   const clickhouse_settings = { ...EMBEDDED_INSERT_SETTINGS, insert_deduplication_token: dedupToken };
   // A folder of its own per insert, removed right after: no process-wide spool to leak when a
   // process is killed or a test worker torn down without its exit handlers.

@@ -317,25 +317,57 @@ export class NativeBlockWriter {
     }
   }
 
-  /** The block: column count, row count, then per column its name, type and data. */
+  /** The block as one buffer: column count, row count, then per column its name, type and data. */
   finish(): Buffer {
+    const chunks = this.chunks();
+    let size = 0;
+    for (const chunk of chunks) size += chunk.length;
+    // After the names and types `chunks` wrote at `out`'s start (views that stay valid even if
+    // growing `out` moves it: the old memory keeps its bytes).
+    const out = this.out;
+    const start = out.pos;
+    out.ensure(size);
+    const whole = out.buf.subarray(start, start + size);
+    let at = 0;
+    for (const chunk of chunks) {
+      whole.set(chunk, at);
+      at += chunk.length;
+    }
+    return whole;
+  }
+
+  /**
+   * The block as the buffers to write one after another (no copy of the data into one): views
+   * of this writer's buffers, valid until the next `reset`.
+   */
+  chunks(): Buffer[] {
     const out = this.out;
     out.pos = 0;
     out.varint(this.columns.length);
     out.varint(this.rowCount);
+    // Names and types first, all in `out` (growing it moves them), then the views.
+    const heads: number[] = [0];
     for (let c = 0; c < this.columns.length; c++) {
       const column = this.columns[c]!;
       out.string(column.name);
       out.string(column.type);
+      heads.push(out.pos);
+    }
+    const chunks: Buffer[] = [];
+    const view = (bytes: Bytes) => { if (bytes.pos > 0) chunks.push(bytes.buf.subarray(0, bytes.pos)); };
+    for (let c = 0; c < this.columns.length; c++) {
+      // The counts go with the first column's name and type.
+      chunks.push(out.buf.subarray(c === 0 ? 0 : heads[c]!, heads[c + 1]!));
       const kind = this.kinds[c];
-      if (kind === Kind.NullableString || kind === Kind.NullableUInt64) out.append(this.nulls[c]!);
-      out.append(this.data[c]!);
+      if (kind === Kind.NullableString || kind === Kind.NullableUInt64) view(this.nulls[c]!);
+      view(this.data[c]!);
       if (kind === Kind.StringMap) {
-        out.append(this.mapKeys[c]!);
-        out.append(this.mapValues[c]!);
+        view(this.mapKeys[c]!);
+        view(this.mapValues[c]!);
       }
     }
-    return out.buf.subarray(0, out.pos);
+    if (this.columns.length === 0) chunks.push(out.buf.subarray(0, out.pos));
+    return chunks;
   }
 
   private writeUint64(c: number, value: unknown, nullable: boolean): void {

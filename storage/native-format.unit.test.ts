@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NativeEncodeError, NativeEncoder, type NativeColumn } from './native-format.js';
+import { NativeBlockWriter, NativeEncodeError, NativeEncoder, type NativeColumn } from './native-format.js';
 
 const COLUMNS: readonly NativeColumn[] = [
   { name: 's', type: 'String' },
@@ -63,6 +63,18 @@ describe('NativeEncoder', () => {
     expect(at('é'.repeat(64))).toEqual([0x80, 0x01]); // 64 characters, 128 bytes
     expect(at('😀'.repeat(20))).toEqual([80, 0xf0]); // 40 UTF-16 units, 80 bytes
     expect(at('x'.repeat(300))).toEqual([0xac, 0x02]);
+  });
+
+  it('gives the same block as chunks to write one after another, again after a reset', () => {
+    const writer = new NativeBlockWriter(COLUMNS, 1);
+    for (let round = 0; round < 2; round++) {
+      writer.reset();
+      for (const row of ROWS) {
+        row.forEach((value, c) => writer.value(c, value));
+        writer.endRow();
+      }
+      expect(Buffer.concat(writer.chunks()).toString('hex')).toBe(CAPTURED);
+    }
   });
 
   it('reuses its buffer: a second block starts from the beginning', () => {

@@ -10,15 +10,23 @@
  * the order their groups filled; a group whose linger is over waits for a free slot, growing
  * meanwhile.
  */
-export interface CoalescerOptions<T> {
+/** Where a group's items go as they are added (an array will do; the sink writes span rows straight into a block). */
+export interface CoalescerGroup<T> {
+  readonly length: number;
+  push(item: T): void;
+}
+
+export interface CoalescerOptions<T, G extends CoalescerGroup<T>> {
   /** A group reaching this many items is inserted at once. */
   maxItems: number;
   /** How long the first item of a group waits for others before the group is inserted anyway. */
   lingerMs: number;
   /** Inserts running at once (default 1). */
   concurrency?: number;
+  /** A new, empty group. */
+  newGroup(): G;
   /** Inserts one group; `slices` name the log slices it holds (for the dedup token). */
-  flush(items: T[], slices: string[]): Promise<void>;
+  flush(items: G, slices: string[]): Promise<void>;
 }
 
 export interface Coalescer<T> {
@@ -28,8 +36,8 @@ export interface Coalescer<T> {
   drain(): Promise<void>;
 }
 
-interface Group<T> {
-  items: T[];
+interface Group<G> {
+  items: G;
   slices: string[];
   done: Promise<void>;
   settle(error?: unknown): void;
@@ -38,28 +46,28 @@ interface Group<T> {
   lingered: boolean;
 }
 
-export function createCoalescer<T>(options: CoalescerOptions<T>): Coalescer<T> {
+export function createCoalescer<T, G extends CoalescerGroup<T>>(options: CoalescerOptions<T, G>): Coalescer<T> {
   if (!(options.maxItems >= 1)) throw new RangeError(`coalescer maxItems must be at least 1, got ${options.maxItems}`);
   if (!(options.lingerMs >= 0)) throw new RangeError(`coalescer lingerMs must be 0 or more, got ${options.lingerMs}`);
   const concurrency = options.concurrency ?? 1;
   if (!(Number.isInteger(concurrency) && concurrency >= 1)) throw new RangeError(`coalescer concurrency must be a whole number of at least 1, got ${concurrency}`);
-  let open: Group<T> | null = null;
+  let open: Group<G> | null = null;
   /** Closed groups waiting for a slot, in the order they filled. */
-  const ready: Group<T>[] = [];
+  const ready: Group<G>[] = [];
   const running = new Set<Promise<void>>();
 
-  function newGroup(): Group<T> {
+  function newGroup(): Group<G> {
     let settle!: (error?: unknown) => void;
     const done = new Promise<void>((resolve, reject) => {
       settle = (error) => (error === undefined ? resolve() : reject(error));
     });
     // A group's failure reaches its adders; nobody else must see it as unhandled.
     done.catch(() => {});
-    return { items: [], slices: [], done, settle, timer: null, lingered: false };
+    return { items: options.newGroup(), slices: [], done, settle, timer: null, lingered: false };
   }
 
   /** The group takes no more items and waits for a slot. */
-  function seal(group: Group<T>): void {
+  function seal(group: Group<G>): void {
     if (open === group) open = null;
     if (group.timer) clearTimeout(group.timer);
     group.timer = null;

@@ -25,7 +25,7 @@ describe('sink coalescer', () => {
   it('given batches arriving together, when the linger passes, then they go out as one insert naming every slice', async () => {
     vi.useFakeTimers();
     const sink = recorder();
-    const coalescer = createCoalescer<number>({ maxItems: 100, lingerMs: 20, flush: sink.flush });
+    const coalescer = createCoalescer({ newGroup: () => [] as number[], maxItems: 100, lingerMs: 20, flush: sink.flush });
     const a = coalescer.add([1, 2], 'spans:0:0-1');
     const b = coalescer.add([3], 'spans:1:5-5');
     await vi.advanceTimersByTimeAsync(19);
@@ -38,7 +38,7 @@ describe('sink coalescer', () => {
   it('given an insert running past the linger, then the batches arriving meanwhile wait for it and go out together, not one insert per linger', async () => {
     vi.useFakeTimers();
     const flushed: number[][] = [];
-    const coalescer = createCoalescer<number>({
+    const coalescer = createCoalescer({ newGroup: () => [] as number[],
       maxItems: 100, lingerMs: 20,
       flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, 100)); }, // a slow insert
     });
@@ -59,7 +59,7 @@ describe('sink coalescer', () => {
   it('given a group reaching maxItems, then it is inserted at once and the next batch starts a new group', async () => {
     vi.useFakeTimers();
     const sink = recorder();
-    const coalescer = createCoalescer<number>({ maxItems: 3, lingerMs: 1_000, flush: sink.flush });
+    const coalescer = createCoalescer({ newGroup: () => [] as number[], maxItems: 3, lingerMs: 1_000, flush: sink.flush });
     const full = coalescer.add([1, 2, 3], 's1');
     await full; // no timer needed
     const next = coalescer.add([4], 's2');
@@ -71,7 +71,7 @@ describe('sink coalescer', () => {
 
   it('given a failing insert, then every batch in it is rejected (nothing may be committed) and the next group still goes out', async () => {
     const sink = recorder();
-    const coalescer = createCoalescer<number>({ maxItems: 2, lingerMs: 0, flush: sink.flush });
+    const coalescer = createCoalescer({ newGroup: () => [] as number[], maxItems: 2, lingerMs: 0, flush: sink.flush });
     sink.failNextWith(new Error('ClickHouse is down'));
     const a = coalescer.add([1], 's1');
     const b = coalescer.add([2], 's2');
@@ -85,7 +85,7 @@ describe('sink coalescer', () => {
     const started: string[] = [];
     let running = 0;
     let maxRunning = 0;
-    const coalescer = createCoalescer<number>({
+    const coalescer = createCoalescer({ newGroup: () => [] as number[],
       maxItems: 1, lingerMs: 0,
       async flush(_items, slices) {
         running += 1;
@@ -104,7 +104,7 @@ describe('sink coalescer', () => {
     vi.useFakeTimers();
     const started: string[] = [];
     const finish = new Map<string, () => void>();
-    const coalescer = createCoalescer<number>({
+    const coalescer = createCoalescer({ newGroup: () => [] as number[],
       maxItems: 1, lingerMs: 0, concurrency: 2,
       flush: (_items, slices) => new Promise<void>((ok) => { started.push(slices[0]!); finish.set(slices[0]!, ok); }),
     });
@@ -122,7 +122,7 @@ describe('sink coalescer', () => {
   it('given two slots, a lingered group goes out as soon as one is free, taking what came meanwhile', async () => {
     vi.useFakeTimers();
     const flushed: number[][] = [];
-    const coalescer = createCoalescer<number>({
+    const coalescer = createCoalescer({ newGroup: () => [] as number[],
       maxItems: 2, lingerMs: 10, concurrency: 2,
       flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, 100)); },
     });
@@ -140,7 +140,7 @@ describe('sink coalescer', () => {
 
   it('drain inserts what is waiting without the linger', async () => {
     const sink = recorder();
-    const coalescer = createCoalescer<number>({ maxItems: 100, lingerMs: 60_000, flush: sink.flush });
+    const coalescer = createCoalescer({ newGroup: () => [] as number[], maxItems: 100, lingerMs: 60_000, flush: sink.flush });
     const pending = coalescer.add([7], 's');
     await coalescer.drain();
     await pending;
@@ -149,8 +149,8 @@ describe('sink coalescer', () => {
 
   it('refuses settings that would never insert', () => {
     const flush = async () => {};
-    expect(() => createCoalescer({ maxItems: 0, lingerMs: 1, flush })).toThrow('maxItems must be at least 1, got 0');
-    expect(() => createCoalescer({ maxItems: 1, lingerMs: -1, flush })).toThrow('lingerMs must be 0 or more, got -1');
-    expect(() => createCoalescer({ maxItems: 1, lingerMs: 1, concurrency: 0, flush })).toThrow('concurrency must be a whole number of at least 1, got 0');
+    expect(() => createCoalescer({ newGroup: () => [], maxItems: 0, lingerMs: 1, flush })).toThrow('maxItems must be at least 1, got 0');
+    expect(() => createCoalescer({ newGroup: () => [], maxItems: 1, lingerMs: -1, flush })).toThrow('lingerMs must be 0 or more, got -1');
+    expect(() => createCoalescer({ newGroup: () => [], maxItems: 1, lingerMs: 1, concurrency: 0, flush })).toThrow('concurrency must be a whole number of at least 1, got 0');
   });
 });

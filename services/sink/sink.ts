@@ -19,7 +19,7 @@ import type { Topics } from '../../log/topics.js';
 import { breakerEventCodec } from '../../schemas/index.js';
 import type { Store } from '../../storage/store.js';
 import { insertBreakerEvents, toBreakerRow, type BreakerRow } from '../../storage/tables/breaker-events.js';
-import { insertSpans, toSpanRow, type SpanRow } from '../../storage/tables/spans.js';
+import { createSpanBlock, toSpanRow, type SpanBlock, type SpanRow } from '../../storage/tables/spans.js';
 import { createCoalescer } from './coalescer.js';
 import { startCostRollups } from './cost-rollups.js';
 import { TAGS_ATTRIBUTE } from '../../streams/engine.js';
@@ -103,12 +103,13 @@ export function createSink(options: SinkOptions) {
   const book = createPolicyBook();
   const policyFeed = createPolicyFeed(options.log, options.topics.policies, book, options.logger.child('policies'));
   const pricing = createPricing(options.log, options.topics.prices, options.logger.child('prices'));
-  const spanInserts = createCoalescer<SpanRow>({
+  const spanInserts = createCoalescer<SpanRow, SpanBlock>({
     maxItems: options.insertMaxRows ?? SINK_DEFAULTS.insertMaxRows,
     lingerMs: options.insertLingerMs ?? SINK_DEFAULTS.insertLingerMs,
     concurrency: options.insertConcurrency ?? SINK_DEFAULTS.insertConcurrency,
-    async flush(rows, slices) {
-      await insertSpans(options.store, rows, [...slices].sort().join(','));
+    newGroup: () => createSpanBlock(options.store),
+    async flush(block, slices) {
+      await block.insert([...slices].sort().join(','));
       stats.spanInserts += 1;
     },
   });

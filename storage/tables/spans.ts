@@ -150,9 +150,52 @@ export function writeSpanRow(w: NativeBlockWriter, r: SpanRow): void {
   w.endRow();
 }
 
-/** Writers not in use, each keeping the buffers it grew to (one per insert in flight). */
+/**
+ * Span rows gathered for one insert. On chDB each row is written into a Native block as it is
+ * pushed, so the row (and the span it came from) can be collected young instead of living until
+ * the insert: the sink's garbage collection was a tenth of its thread while rows waited in
+ * groups (BENCHMARKS.md, finding 8). For a server, rows are kept as value arrays.
+ * `insert` may be called once; the block's buffers then go back to a pool.
+ */
+export interface SpanBlock {
+  readonly length: number;
+  push(row: SpanRow): void;
+  insert(dedupToken: string): Promise<void>;
+}
+
+/** Writers not in use, each keeping the buffers it grew to (one per group filling or inserting). */
 const idleWriters: NativeBlockWriter[] = [];
-const MAX_IDLE_WRITERS = 2;
+const MAX_IDLE_WRITERS = 4;
+
+export function createSpanBlock(target: InsertTarget): SpanBlock {
+  if (target.kind === 'server') {
+    const values: unknown[][] = [];
+    return {
+      get length() { return values.length; },
+      push(row) { values.push(spanValues(row)); },
+      insert: (dedupToken) => insertRows(target, { table: 'spans', columns: SPAN_INSERT_COLUMNS, rows: values, dedupToken }),
+    };
+  }
+  let writer: NativeBlockWriter | null = idleWriters.pop() ?? new NativeBlockWriter(SPAN_INSERT_COLUMNS, 1 << 20);
+  writer.reset();
+  return {
+    get length() { return writer?.rows ?? 0; },
+    push(row) {
+      if (!writer) throw new Error('SpanBlock: rows pushed after its insert');
+      writeSpanRow(writer, row);
+    },
+    async insert(dedupToken) {
+      if (!writer) throw new Error('SpanBlock: inserted twice');
+      const used = writer;
+      writer = null;
+      try {
+        if (used.rows > 0) await insertNativeBlock(target, 'spans', SPAN_INSERT_COLUMNS, used.chunks(), dedupToken);
+      } finally {
+        if (idleWriters.length < MAX_IDLE_WRITERS) idleWriters.push(used);
+      }
+    },
+  };
+}
 
 /**
  * `dedupToken` names the exact slice of the log (topic, partitions, offsets): a replayed batch
@@ -160,20 +203,9 @@ const MAX_IDLE_WRITERS = 2;
  */
 export async function insertSpans(target: InsertTarget, rows: readonly SpanRow[], dedupToken: string): Promise<void> {
   if (rows.length === 0) return;
-  if (target.kind === 'server') {
-    const values = new Array<unknown[]>(rows.length);
-    for (let i = 0; i < rows.length; i++) values[i] = spanValues(rows[i]!);
-    await insertRows(target, { table: 'spans', columns: SPAN_INSERT_COLUMNS, rows: values, dedupToken });
-    return;
-  }
-  const writer = idleWriters.pop() ?? new NativeBlockWriter(SPAN_INSERT_COLUMNS);
-  try {
-    writer.reset();
-    for (let i = 0; i < rows.length; i++) writeSpanRow(writer, rows[i]!);
-    await insertNativeBlock(target, 'spans', SPAN_INSERT_COLUMNS, writer.finish(), dedupToken);
-  } finally {
-    if (idleWriters.length < MAX_IDLE_WRITERS) idleWriters.push(writer);
-  }
+  const block = createSpanBlock(target);
+  for (let i = 0; i < rows.length; i++) block.push(rows[i]!);
+  await block.insert(dedupToken);
 }
 
 const runSpanRow = z.object({
