@@ -153,12 +153,6 @@ class Bytes {
     this.buf.writeBigUInt64LE(value, this.pos);
     this.pos += 8;
   }
-
-  append(from: Bytes): void {
-    this.ensure(from.pos);
-    from.buf.copy(this.buf, this.pos, 0, from.pos);
-    this.pos += from.pos;
-  }
 }
 
 /** How a column is written, as small integers for the per-value switch. */
@@ -177,17 +171,17 @@ const KINDS: Readonly<Record<NativeType, Kind>> = Object.freeze({
 
 /**
  * Builds one Native block row by row: each row writes every column once (by index, in
- * `columns` order), then `endRow()`; `finish()` lays the columns out one after another (a
- * buffer per column, copied once). A caller that knows its columns writes each row's values
- * straight from its object (spans.ts `writeSpanRow`), with no array of values per row. A span
- * row costs about 1.3 µs this way; the encoder this replaced took 3.5, mostly in
- * writeUInt32LE's checks on large integers (times) and an Object.entries per map
+ * `columns` order), then `endRow()`; `chunks()` gives the block as views of a buffer per column,
+ * to write one after another, and `finish()` as one buffer. A caller that knows its columns
+ * writes each row's values straight from its object (spans.ts `writeSpanRow`), with no array of
+ * values per row. A span row costs about 1.3 µs this way; the encoder this replaced took 3.5,
+ * mostly in writeUInt32LE's checks on large integers (times) and an Object.entries per map
  * (BENCHMARKS.md, finding 8).
  *
  * Values are checked as they are written; a refused value throws a NativeEncodeError naming the
  * column and row, and leaves the block unusable (`reset` it). Buffers are kept from block to
- * block, so steady inserts allocate nothing; `finish` returns a view valid until the next
- * `reset`, so each concurrent writer needs its own instance.
+ * block, so steady inserts allocate nothing; what `chunks` and `finish` return is valid until
+ * the next `reset`, so each concurrent writer needs its own instance.
  */
 export class NativeBlockWriter {
   private columns: readonly NativeColumn[] = [];

@@ -7,8 +7,8 @@
  * Each `add` resolves only once the insert holding its rows has succeeded (and rejects if it
  * failed), so a consumer that commits a batch's offsets after its handler resolved still never
  * commits a row that is not in ClickHouse. At most `concurrency` inserts run at once, started in
- * the order their groups filled; a group whose linger is over waits for a free slot, growing
- * meanwhile.
+ * the order their groups filled: a full group as soon as a slot is free, a group whose linger is
+ * over once no insert runs (growing meanwhile).
  */
 /** Where a group's items go as they are added (an array will do; the sink writes span rows straight into a block). */
 export interface CoalescerGroup<T> {
@@ -74,11 +74,17 @@ export function createCoalescer<T, G extends CoalescerGroup<T>>(options: Coalesc
     ready.push(group);
   }
 
-  /** Starts waiting groups while slots are free, then a lingered open group. */
+  /**
+   * Starts full groups while slots are free; a lingered group only once no insert runs. So a
+   * live stream below what one insert at a time can take still goes out as one insert after
+   * another, each as large as it grew meanwhile (every insert is parts for the merges to fold:
+   * a second slot for lingered groups made the sink's inserts smaller and its CPU a span 50%
+   * higher at 16,000 spans/s), while a backlog, whose groups fill to maxItems, gets them all.
+   */
   function pump(): void {
     while (running.size < concurrency) {
       if (ready.length === 0) {
-        if (!open?.lingered) return;
+        if (!open?.lingered || running.size > 0) return;
         seal(open);
       }
       const group = ready.shift()!;
@@ -107,10 +113,9 @@ export function createCoalescer<T, G extends CoalescerGroup<T>>(options: Coalesc
         seal(group);
         pump();
       }
-      // Lingered long enough: inserted as soon as a slot is free. While every slot is taken,
-      // the group keeps growing, so under load inserts go back to back, each taking everything
-      // that came meanwhile, rather than queueing one small insert (one more part to merge)
-      // per linger period.
+      // Lingered long enough: inserted as soon as no insert runs. Until then the group keeps
+      // growing, so under load inserts go back to back, each taking everything that came
+      // meanwhile, rather than queueing one small insert (one more part to merge) per linger.
       else group.timer ??= setTimeout(() => {
         group.timer = null;
         group.lingered = true;

@@ -119,22 +119,25 @@ describe('sink coalescer', () => {
     await Promise.all(adds);
   });
 
-  it('given two slots, a lingered group goes out as soon as one is free, taking what came meanwhile', async () => {
+  it('given two slots, a full group takes a free slot at once, a lingered one waits until no insert runs', async () => {
     vi.useFakeTimers();
     const flushed: number[][] = [];
-    const coalescer = createCoalescer({ newGroup: () => [] as number[],
-      maxItems: 2, lingerMs: 10, concurrency: 2,
-      flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, 100)); },
+    const coalescer = createCoalescer({
+      newGroup: () => [] as number[], maxItems: 2, lingerMs: 10, concurrency: 2,
+      flush: async (items) => { flushed.push([...items]); await new Promise((ok) => setTimeout(ok, items.length === 2 ? 100 : 50)); },
     });
-    const adds = [coalescer.add([1, 2], 's1'), coalescer.add([3, 4], 's2')]; // both slots busy until 100 ms
-    adds.push(coalescer.add([5], 's3'));
-    await vi.advanceTimersByTimeAsync(50); // past its linger, no slot free: it keeps growing
-    adds.push(coalescer.add([6], 's4')); // now full: sealed, waiting for a slot
-    adds.push(coalescer.add([7], 's5')); // a new group, lingered at 60 ms
+    const adds = [coalescer.add([1, 2], 's1')]; // full: the first slot, until 100 ms
+    adds.push(coalescer.add([3], 's2'));
+    await vi.advanceTimersByTimeAsync(50); // lingered at 10 ms with a slot free: it waits, growing
+    expect(flushed).toEqual([[1, 2]]);
+    adds.push(coalescer.add([4], 's3')); // now full: the second slot at once
     expect(flushed).toEqual([[1, 2], [3, 4]]);
-    await vi.advanceTimersByTimeAsync(50); // both slots free: the full group, then the lingered one
-    expect(flushed).toEqual([[1, 2], [3, 4], [5, 6], [7]]);
-    await vi.advanceTimersByTimeAsync(200);
+    adds.push(coalescer.add([5], 's4')); // lingers at 60 ms, both slots busy until 100 and 150 ms
+    await vi.advanceTimersByTimeAsync(60);
+    expect(flushed).toEqual([[1, 2], [3, 4]]); // one insert still runs
+    await vi.advanceTimersByTimeAsync(40);
+    expect(flushed).toEqual([[1, 2], [3, 4], [5]]);
+    await vi.advanceTimersByTimeAsync(100);
     await Promise.all(adds);
   });
 
