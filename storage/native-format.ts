@@ -129,8 +129,8 @@ class Bytes {
     this.pos = pos + 4;
   }
 
-  /** A safe integer as a little-endian Int64 (two's complement), byte by byte: no BigInt, and none
-   *  of writeUInt32LE's checks, which made a large value (a time in ms) cost ~170 ns. */
+  /** A safe integer as a little-endian Int64 (two's complement), byte by byte: no BigInt and no
+   *  checked Buffer#write* calls (with them a time in ms cost ~170 ns a value). */
   int64(value: number): void {
     this.ensure(8);
     const low = value >>> 0; // value mod 2^32, for negative values too
@@ -175,8 +175,8 @@ const KINDS: Readonly<Record<NativeType, Kind>> = Object.freeze({
  * to write one after another, and `finish()` as one buffer. A caller that knows its columns
  * writes each row's values straight from its object (spans.ts `writeSpanRow`), with no array of
  * values per row. A span row costs about 1.3 µs this way; the encoder this replaced took 3.5,
- * mostly in writeUInt32LE's checks on large integers (times) and an Object.entries per map
- * (BENCHMARKS.md, finding 8).
+ * mostly in checked Buffer#write* calls for large integers (times, offsets) and an
+ * Object.entries per map (BENCHMARKS.md, finding 8).
  *
  * Values are checked as they are written; a refused value throws a NativeEncodeError naming the
  * column and row, and leaves the block unusable (`reset` it). Buffers are kept from block to
