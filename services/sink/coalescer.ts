@@ -26,7 +26,7 @@ export interface CoalescerOptions<T, G extends CoalescerGroup<T>> {
   /** A new, empty group. */
   newGroup(): G;
   /** Inserts one group; `slices` name the log slices it holds (for the dedup token). */
-  flush(items: G, slices: string[]): Promise<void>;
+  flush(group: G, slices: string[]): Promise<void>;
 }
 
 export interface Coalescer<T> {
@@ -42,7 +42,7 @@ interface Group<G> {
   done: Promise<void>;
   settle(error?: unknown): void;
   timer: ReturnType<typeof setTimeout> | null;
-  /** Its linger is over: it goes out as soon as an insert slot is free. */
+  /** Its linger is over: it goes out as soon as no insert runs. */
   lingered: boolean;
 }
 

@@ -47,9 +47,10 @@ export interface SinkOptions {
    *  35 µs of CPU a span against 46-47 at 20 ms (fewer, larger inserts: fewer parts to merge),
    *  for ~60-80 ms more before a span is queryable at p50 (BENCHMARKS.md, Finding 4). */
   insertLingerMs?: number;
-  /** Span inserts running at once. Default 2: one insert keeps chDB on about one core for most
-   *  of its time (sorting a block, writing parts), so a second lets it use both while the first
-   *  finishes (BENCHMARKS.md, finding 8). */
+  /** Span inserts running at once. Default 2: with one at a time, draining a backlog kept the
+   *  sink at about 1.2 of the box's 2 cores; a second insert lets chDB use the rest. Only full
+   *  groups (a backlog) take it; a live stream's lingered groups still go one at a time
+   *  (coalescer.ts, BENCHMARKS.md finding 8). */
   insertConcurrency?: number;
   /** A fetch returns once this many bytes wait, or after `fetchMaxWaitMs`. Default 256 KiB and
    *  100 ms: the sink is not on the trip path, and fewer, larger fetches cost it and the broker
