@@ -51,7 +51,7 @@ export const SCENARIOS: readonly ScenarioInfo[] = [
     name: 'sink',
     title: 'Sink: spans topic into ClickHouse (chDB)',
     about:
-      'A 6-partition spans topic is preloaded with realistic spans; `createSink` drains it in its own process into chDB in a fresh temp folder (decode, price, redact, `toSpanRow`; the batches of all partitions handled at once share one `insertSpans` with a dedup token naming every slice; then the commits). The drain rate counts every row, from the first handler\'s start to the last batch. The row count in ClickHouse is checked afterwards. For comparison, the bench process inserts the same rows, already built, with `insertSpans` straight into another chDB folder at fixed batch sizes, and with the insert path used before (JSONEachRow inline through @clickhouse/client) in the same process.',
+      'A 6-partition spans topic is preloaded with realistic spans; `createSink` drains it in its own process into chDB in a fresh temp folder (decode, price, redact, `toSpanRow`; the batches of all partitions handled at once write their rows into one insert\'s Native block with a dedup token naming every slice, two inserts at once when groups fill; then the commits). The drain rate counts every row, from the first handler\'s start to the last batch. The row count in ClickHouse is checked afterwards. For comparison, the bench process inserts the same rows, already built, with `insertSpans` straight into another chDB folder at fixed batch sizes, and with the insert path used before (JSONEachRow inline through @clickhouse/client) in the same process (short mode: 10,000 and 50,000 rows an insert, no JSONEachRow).',
     timeoutMs: 300_000,
   },
   {
