@@ -175,11 +175,12 @@ const KINDS: Readonly<Record<NativeType, Kind>> = Object.freeze({
 export class NativeBlockWriter {
   private columns: readonly NativeColumn[] = [];
   private kinds: Kind[] = [];
-  /** Per column: the values (for a map, the offsets), the NULL map, and a map's keys and values. */
+  /** Per column: the values (for a map, the offsets), and only where the type has them, the
+   *  NULL map and a map's keys and values. */
   private readonly data: Bytes[] = [];
-  private readonly nulls: Bytes[] = [];
-  private readonly mapKeys: Bytes[] = [];
-  private readonly mapValues: Bytes[] = [];
+  private readonly nulls: (Bytes | undefined)[] = [];
+  private readonly mapKeys: (Bytes | undefined)[] = [];
+  private readonly mapValues: (Bytes | undefined)[] = [];
   /** Per map column: entries written so far (the running end offset). */
   private mapEnds: number[] = [];
   private readonly out: Bytes;
@@ -204,20 +205,19 @@ export class NativeBlockWriter {
       });
       this.columns = columns;
       this.kinds = kinds;
-      while (this.data.length < columns.length) {
-        const size = Math.max(1, this.initialBytes >> 4);
-        this.data.push(new Bytes(size));
-        this.nulls.push(new Bytes(size));
-        this.mapKeys.push(new Bytes(size));
-        this.mapValues.push(new Bytes(size));
-      }
+      const size = Math.max(1, this.initialBytes >> 4);
+      kinds.forEach((kind, c) => {
+        this.data[c] ??= new Bytes(size);
+        if (kind === Kind.NullableString || kind === Kind.NullableUInt64) this.nulls[c] ??= new Bytes(size);
+        if (kind === Kind.StringMap) {
+          this.mapKeys[c] ??= new Bytes(size);
+          this.mapValues[c] ??= new Bytes(size);
+        }
+      });
       this.mapEnds = columns.map(() => 0);
     }
     for (let c = 0; c < columns.length; c++) {
-      this.data[c]!.pos = 0;
-      this.nulls[c]!.pos = 0;
-      this.mapKeys[c]!.pos = 0;
-      this.mapValues[c]!.pos = 0;
+      for (const bytes of [this.data[c], this.nulls[c], this.mapKeys[c], this.mapValues[c]]) if (bytes) bytes.pos = 0;
       this.mapEnds[c] = 0;
     }
     this.rowCount = 0;

@@ -176,7 +176,7 @@ export function createSpanBlock(target: InsertTarget): SpanBlock {
       insert: (dedupToken) => insertRows(target, { table: 'spans', columns: SPAN_INSERT_COLUMNS, rows: values, dedupToken }),
     };
   }
-  let writer: NativeBlockWriter | null = idleWriters.pop() ?? new NativeBlockWriter(SPAN_INSERT_COLUMNS, 1 << 20);
+  let writer: NativeBlockWriter | null = idleWriters.pop() ?? new NativeBlockWriter(SPAN_INSERT_COLUMNS);
   writer.reset();
   return {
     get length() { return writer?.rows ?? 0; },
