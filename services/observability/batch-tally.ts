@@ -8,8 +8,9 @@ import type { Metrics } from './metrics.js';
 export interface BatchTally {
   deadLetter(code: string): void;
   trip(detector: string): void;
-  /** The callback for StageOutput.onCommit; undefined without metrics. */
-  onCommit(metrics: Metrics | undefined, kind: string, received: number, published: ReadonlyArray<readonly [topic: string, messages: readonly unknown[]]>): (() => void) | undefined;
+  /** The callback for StageOutput.onCommit; undefined without metrics. `published` gives per
+   *  topic the messages or just how many (a caller need not keep its rows alive to be counted). */
+  onCommit(metrics: Metrics | undefined, kind: string, received: number, published: ReadonlyArray<readonly [topic: string, messages: readonly unknown[] | number]>): (() => void) | undefined;
 }
 
 export function batchTally(): BatchTally {
@@ -21,7 +22,10 @@ export function batchTally(): BatchTally {
     trip: (detector) => bump(trips, detector),
     onCommit: (metrics, kind, received, published) => metrics && (() => {
       metrics.eventsIn.inc({ kind }, received);
-      for (const [topic, messages] of published) if (messages.length > 0) metrics.eventsOut.inc({ topic }, messages.length);
+      for (const [topic, messages] of published) {
+        const count = typeof messages === 'number' ? messages : messages.length;
+        if (count > 0) metrics.eventsOut.inc({ topic }, count);
+      }
       for (const [code, count] of dead) metrics.deadLetters.inc({ code }, count);
       for (const [detector, count] of trips) metrics.trips.inc({ detector }, count);
     }),

@@ -176,6 +176,26 @@ export function createSink(options: SinkOptions) {
     if (over > 0) await pipe.unstored[over - 1];
   }
 
+  /**
+   * Decodes, prices and redacts a batch's spans into the open insert's block (dead-lettering the
+   * unusable), and says how many went in and when they are stored. A function of its own so
+   * nothing holds the rows while the insert runs: written into the block, they die young.
+   */
+  function queueSpans(batch: LogBatch, dead: ReturnType<typeof batchDeadLetters>, slice: string): { rows: number; stored: Promise<void> } {
+    const rows: SpanRow[] = [];
+    for (const message of batch.messages) {
+      const decoded = decodeSpanMessage(message, pricing.price);
+      if (decoded.ok) {
+        const { event } = decoded;
+        const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
+        const redactions = book.redactions({ tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags });
+        rows.push(toSpanRow(redactSpan(event, redactions), message));
+      }
+      else dead.add(message, decoded.code, decoded.reason);
+    }
+    return { rows: rows.length, stored: spanInserts.add(rows, slice) };
+  }
+
   /** Decodes, redacts and queues a batch's rows; resolves once they and its dead letters are
    *  stored, with what to count then. */
   async function storeBatch(batch: LogBatch): Promise<() => void> {
@@ -184,36 +204,26 @@ export function createSink(options: SinkOptions) {
     const slice = `${batch.topic}:${batch.partition}:${first}-${last}`;
     const tally = batchTally();
     const dead = batchDeadLetters('sink', tally.deadLetter);
-    let written: [table: string, rows: unknown[]];
+    let written: [table: string, rows: number];
     if (batch.topic === options.topics.spans) {
-      const rows: SpanRow[] = [];
-      for (const message of batch.messages) {
-        const decoded = decodeSpanMessage(message, pricing.price);
-        if (decoded.ok) {
-          const { event } = decoded;
-          const tags = event.attributes[TAGS_ATTRIBUTE]?.split(',').map((t) => t.trim()).filter(Boolean) ?? [];
-          const redactions = book.redactions({ tenantId: event.tenantId, agentId: event.agentId, runId: event.runId, tags });
-          rows.push(toSpanRow(redactSpan(event, redactions), message));
-        }
-        else dead.add(message, decoded.code, decoded.reason);
-      }
-      written = ['clickhouse.spans', rows];
-      await spanInserts.add(rows, slice);
+      const queued = queueSpans(batch, dead, slice);
+      written = ['clickhouse.spans', queued.rows];
+      await queued.stored;
     } else {
       const rows: BreakerRow[] = [];
       for (const message of batch.messages) {
         const event = dead.decode(breakerEventCodec, message);
         if (event) rows.push(toBreakerRow(event));
       }
-      written = ['clickhouse.breaker_events', rows];
+      written = ['clickhouse.breaker_events', rows.length];
       await insertBreakerEvents(options.store.client, rows, slice);
     }
     await sendDeadLetters(producer!, options.topics.deadLetter, dead.messages);
     const isSpans = batch.topic === options.topics.spans;
     const count = tally.onCommit(options.metrics, isSpans ? 'span' : 'breaker_event', batch.messages.length, [written, [options.topics.deadLetter, dead.messages]]);
     return () => {
-      if (isSpans) stats.spans += written[1].length;
-      else stats.breakerEvents += written[1].length;
+      if (isSpans) stats.spans += written[1];
+      else stats.breakerEvents += written[1];
       stats.deadLettered += dead.messages.length;
       count?.();
     };
