@@ -7,7 +7,9 @@
  * before its row is built: masked text never reaches ClickHouse.
  *
  * Throughput: span batches of several partitions are handled at once and their rows go to
- * ClickHouse as one insert (coalescer.ts). The insert's dedup token names every slice it holds.
+ * ClickHouse as one insert, each row written into the insert's block as its batch is handled;
+ * a backlog's full groups go two at a time (coalescer.ts). The insert's dedup token names every
+ * slice it holds.
  * Decoding and inserting overlap: a handler returns once its rows are queued, so the consumer
  * fetches the next batches while ClickHouse writes; a batch's offsets are committed, in order
  * per partition, only once its rows (and dead letters) are stored. If an insert fails, the
