@@ -34,6 +34,9 @@ export interface Workload {
   messages: EncodedSpan[];
   trees: number;
   loopingTrees: number;
+  /** Trees whose runaway reached its 3rd identical failing call within these messages: the ones
+   *  a loop detector must trip (a looping tree started near the end may be cut off before it). */
+  loopedTreeIds: ReadonlySet<string>;
   bytes: number;
 }
 
@@ -63,6 +66,7 @@ export function buildWorkload(options: WorkloadOptions): Workload {
   const messages: EncodedSpan[] = [];
   let trees = 0;
   let loopingTrees = 0;
+  const loopedTreeIds = new Set<string>();
   let bytes = 0;
   let clock = Date.now() - 3_600_000;
 
@@ -72,7 +76,7 @@ export function buildWorkload(options: WorkloadOptions): Workload {
     const looping = trees % loopEvery === Math.floor(loopEvery / 2);
     if (looping) loopingTrees += 1;
     const tenant = int(0, TENANTS - 1);
-    active.push(tree({ tenantId: `tenant-${String(tenant).padStart(3, '0')}`, agentId: `agent-${int(0, AGENTS_PER_TENANT - 1)}`, looping, random, int, now: () => (clock += int(5, 50)) }));
+    active.push(tree({ tenantId: `tenant-${String(tenant).padStart(3, '0')}`, agentId: `agent-${int(0, AGENTS_PER_TENANT - 1)}`, looping, random, int, now: () => (clock += int(5, 50)), onLoopComplete: (treeId) => loopedTreeIds.add(treeId) }));
   };
 
   while (messages.length < options.spans) {
@@ -89,7 +93,7 @@ export function buildWorkload(options: WorkloadOptions): Workload {
     bytes += value.length;
     messages.push({ key: event.treeId, value });
   }
-  return { messages, trees, loopingTrees, bytes };
+  return { messages, trees, loopingTrees, loopedTreeIds, bytes };
 }
 
 interface TreeOptions {
@@ -99,6 +103,8 @@ interface TreeOptions {
   random: () => number;
   int: (min: number, max: number) => number;
   now: () => number;
+  /** Called as the runaway's 3rd failing call is produced: every value produced is kept. */
+  onLoopComplete: (treeId: string) => void;
 }
 
 function* tree(o: TreeOptions): Generator<SpanEvent> {
@@ -143,6 +149,7 @@ function* run(o: TreeOptions & { treeId: string; runId: string; parentRunId: str
       const args = { q: `quarterly revenue ${o.treeId}`, page: 1 };
       for (let attempt = 0; attempt < 3; attempt++) {
         yield llm();
+        if (attempt === 2) o.onLoopComplete(o.treeId);
         yield tool('web_search', args, true);
       }
       yield { ...base('run_end', o.agentId, 0), status: 'error', error: 'halted by Fusebox' };
