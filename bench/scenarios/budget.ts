@@ -66,7 +66,7 @@ async function keyOf(store: Store, role: 'admin' | 'finance'): Promise<string> {
 
 export const run: ScenarioRun = async (ctx) => {
   const samples = sized(ctx, 50, 10);
-  const lagSamples = sized(ctx, 40, 10);
+  const lagSamples = sized(ctx, 40, 5);
   const backgroundSpans = sized(ctx, 2_000_000, 200_000);
   const readPath = mkdtempSync(join(tmpdir(), 'fusebox-bench-budget-'));
   const lagPath = mkdtempSync(join(tmpdir(), 'fusebox-bench-budget-lag-'));

@@ -13,7 +13,7 @@ import { sized, type BenchContext, type ScenarioOutput } from './scenario.js';
 const PARTITIONS = 6;
 
 export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
-  const count = sized(ctx, 400_000, 100_000);
+  const count = sized(ctx, 400_000, 60_000);
   ctx.progress(`encoding ${count.toLocaleString('en-US')} realistic spans`);
   const workload = buildWorkload({ spans: count, seed: 1 });
   const sizes = distribution(workload.messages.map((m) => m.value.length));
@@ -40,7 +40,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     figures.push(figure('produce, kafkajs, order kept', orderedRate, 'msgs/s', '5,000 msgs/request, 1 in flight, idempotent, acks=all'));
     figures.push(figure('produce, kafkajs, order kept', (orderedRate * sizes.mean) / 1024 ** 2, 'MiB/s'));
 
-    const sample = workload.messages.slice(0, Math.min(count, sized(ctx, 200_000, 50_000)));
+    const sample = workload.messages.slice(0, Math.min(count, sized(ctx, 200_000, 30_000)));
     // kafkajs's fastest, for reference only: its retries may reorder and duplicate.
     const unorderedRate = await produce('flat out (1,000 per request, 4 in flight)', unordered.topics.spans, sample, { batchSize: 1000, inFlight: 4 });
     figures.push(figure('produce, kafkajs, 4 in flight (no order)', unorderedRate, 'msgs/s', '1,000 msgs/request, acks=all; retries may reorder'));
@@ -53,7 +53,7 @@ export async function run(ctx: BenchContext): Promise<ScenarioOutput> {
     // now, against kafkajs's idempotent producer it replaced, on the same spans: at the client's
     // largest batch (500) and at a small one (50: a busy agent's 5 ms linger), one request at a time.
     for (const batchSize of [500, 50]) {
-      const perBatch = sample.slice(0, batchSize === 50 ? Math.min(sample.length, sized(ctx, 50_000, 20_000)) : sample.length);
+      const perBatch = sample.slice(0, batchSize === 50 ? Math.min(sample.length, sized(ctx, 50_000, 10_000)) : sample.length);
       const viaKafkajs = await freshTopics(ctx.brokers, `ceiling-kafkajs-${batchSize}`, PARTITIONS);
       const viaWire = await freshTopics(ctx.brokers, `ceiling-wire-${batchSize}`, PARTITIONS);
       try {

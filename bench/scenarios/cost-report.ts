@@ -22,7 +22,7 @@ const TO = Date.UTC(2026, 10, 1);
 const DAY = 86_400_000;
 
 export const run: ScenarioRun = async (ctx) => {
-  const spans = sized(ctx, 10_000_000, 1_000_000);
+  const spans = sized(ctx, 10_000_000, 500_000);
   const samples = sized(ctx, 10, 5);
   const path = mkdtempSync(join(tmpdir(), 'fusebox-bench-cost-'));
   const store = await openStore({ kind: 'chdb', path });
