@@ -34,6 +34,17 @@ describe('ClickHouse store (chDB)', () => {
     expect(await runSpans(store.client, 'tenant-b', 'run-b')).toHaveLength(1);
   });
 
+  it('writes a sink-sized insert of spans as one Compact part, not a file per column (migration 0150)', async () => {
+    // 30,000 spans with 600-byte arguments: about 25 MiB uncompressed, past ClickHouse's 10 MiB
+    // default for a Wide part and well inside spans' 64 MiB.
+    const args = 'x'.repeat(600);
+    const startTimeMs = Date.UTC(2026, 5, 15);
+    const rows = Array.from({ length: 30_000 }, (_, i) => toSpanRow(span({ kind: 'tool_call', name: 'search', tenantId: 'tenant-parts', runId: 'run-parts', treeId: 'run-parts', args, startTimeMs, endTimeMs: startTimeMs + 5 }), { partition: 1, offset: String(i) }));
+    await insertSpans(store, rows, 'spans:1:0-29999');
+    const parts = await (await store.client.query({ query: "SELECT part_type, rows FROM system.parts WHERE database = currentDatabase() AND table = 'spans' AND active AND partition = '202606'", format: 'JSONEachRow' })).json();
+    expect(parts).toEqual([{ part_type: 'Compact', rows: '30000' }]);
+  });
+
   it('stores the audit record of a trip', async () => {
     const audit = { eventId: 'trip-1', tenantId: 'tenant-a', agentId: 'agent-1', runId: 'run-1', treeId: 'run-1', scope: 'run' as const, target: 'run-1', action: 'trip', detector: 'loop', threshold: 3, observed: 3, windowMs: null, policyId: 'builtin:loop', policyVersion: 1, lastAction: 'tool_call search', triggerEventId: 'e-3', stepsElapsed: 5, runCostMicros: 4200, treeCostMicros: 9100, message: 'looping', timeMs: 1_700_000_000_000 };
     await insertBreakerEvents(store.client, [toBreakerRow(audit)], 'audit:0:0-0');
