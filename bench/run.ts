@@ -3,7 +3,7 @@
  *
  *   npm run bench                      every scenario, full size (about 5 minutes on 2 cores); rewrites BENCHMARKS.md
  *   npm run bench -- processor sink    only these; their entries in BENCHMARKS.md are refreshed, the rest kept
- *   npm run bench -- --short           every scenario, small (under 3 minutes); prints, writes nothing
+ *   npm run bench -- --short           every scenario, small (meant for under 3 minutes); prints, writes nothing
  *   options: --no-write (full run that leaves BENCHMARKS.md alone), --write (a short run that writes anyway),
  *            --profile (CPU profiles of every bench process into bench/.profiles/; read them with
  *            `npx tsx bench/profile-top.ts bench/.profiles/*.cpuprofile`), --render (rewrite
