@@ -1,5 +1,5 @@
 /**
- * A realistic span workload, encoded exactly as the client encodes it (zod-parsed, Avro
+ * A realistic span workload, encoded exactly as the client encodes the spans it builds (Avro
  * single-object), for scenarios that preload a topic instead of emitting through agents.
  *
  * Shape: many tenants and agents; each spawn tree is a root run of 4 to 20 steps (model calls,
