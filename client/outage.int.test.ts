@@ -92,7 +92,7 @@ describe('agent client while the broker is stopped and restarted', () => {
     expect(closedLines.filter((l) => l.includes('reachable again'))).toHaveLength(1);
     expect(closedWarnings.filter((w) => w.kind === 'staleness').map((w) => w.kind === 'staleness' && [w.transition.state, w.transition.mode])).toEqual([['stale', 'closed'], ['fresh', 'closed']]);
 
-    const spans = (await readAll(log, topics.spans)).map((m) => spanEventCodec.decode(m.value!));
+    const spans = (await readAll(log, topics.spans, { on: [broker.brokers] })).map((m) => spanEventCodec.decode(m.value!));
     const total = OUTAGE_CALLS + 10;
     // Within the buffer: every call is on the topic.
     expect(callNumbers(spans, roomyRun, total).size).toBe(total);

@@ -19,16 +19,18 @@ interface Setup {
   log: EventLog;
   topics: { input: string; output: string; changelog: string };
   groupId: string;
+  /** The brokers `log` talks to. */
+  on: string[];
 }
 
-async function setUp(log: EventLog, prefix: string): Promise<Setup> {
+async function setUp(log: EventLog, prefix: string, on = brokers()): Promise<Setup> {
   const topics = { input: `${prefix}.input`, output: `${prefix}.output`, changelog: `${prefix}.changelog` };
   await log.ensureTopics([
     { topic: topics.input, partitions: 2 },
     { topic: topics.output, partitions: 2 },
     { topic: topics.changelog, partitions: 2, compacted: true },
   ]);
-  return { log, topics, groupId: `${prefix}.counter` };
+  return { log, topics, groupId: `${prefix}.counter`, on };
 }
 
 /** Counts inputs per key and publishes one output per input, named by the input's value. */
@@ -62,11 +64,11 @@ async function produce({ log, topics }: Setup, from: number, to: number): Promis
 }
 
 /** Every output exactly once, and the changelog's counts and positions agree with `total`. */
-async function expectExactlyOnce({ log, topics }: Setup, total: number): Promise<void> {
-  const outputs = (await readAll(log, topics.output)).map((m) => m.value!.toString());
+async function expectExactlyOnce({ log, topics, on }: Setup, total: number): Promise<void> {
+  const outputs = (await readAll(log, topics.output, { on })).map((m) => m.value!.toString());
   expect(outputs.filter((value, i) => outputs.indexOf(value) !== i)).toEqual([]);
   expect(outputs).toHaveLength(total);
-  const changelog = await readAll(log, topics.changelog);
+  const changelog = await readAll(log, topics.changelog, { on });
   const latest = new Map(changelog.map((m) => [`${m.partition}/${m.key}`, m.value!.toString()]));
   const counted = [...latest].filter(([k]) => !k.endsWith(POSITION_KEY)).reduce((sum, [, v]) => sum + Number(v), 0);
   expect(counted).toBe(total);
@@ -163,7 +165,7 @@ describe('transactional stage across a broker outage (a broker of its own)', () 
 
   beforeAll(async () => {
     broker = await startKafkaBroker({ defaultPartitions: 2 });
-    setup = await setUp(createKafkaLog({ brokers: [broker.brokers], clientId: 'stage-outage' }), 'outage');
+    setup = await setUp(createKafkaLog({ brokers: [broker.brokers], clientId: 'stage-outage' }), 'outage', [broker.brokers]);
   }, 120_000);
 
   afterAll(async () => {

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { createKafkaLog } from '../log/kafka.js';
 import { Kafka, logLevel } from '../log/kafkajs.js';
+import { createCluster } from '../log/wire/cluster.js';
+import { API_LIST_OFFSETS, decodeListOffsets, LATEST, listOffsetsRequestBody, READ_COMMITTED, READ_UNCOMMITTED } from '../log/wire/fetch-protocol.js';
 import type { EventLog, LogMessage } from '../log/port.js';
 import { topicNames, topicSpecs, type Topics } from '../log/topics.js';
 import { controlEventCodec } from '../schemas/index.js';
@@ -37,8 +39,48 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
-/** Every message of a topic, all partitions, read committed. */
-export async function readAll(log: EventLog, topic: string): Promise<LogMessage[]> {
+/**
+ * Per partition of `topic`, its high watermark (everything appended) and its last stable offset
+ * (what read_committed readers may read: it stops at the first transaction still in doubt).
+ */
+export async function endOffsets(topic: string, on: string[] = brokers()): Promise<Array<{ partition: number; high: bigint; stable: bigint }>> {
+  const cluster = createCluster({ brokers: on, clientId: 'test-end-offsets', requestTimeoutMs: 10_000, connectTimeoutMs: 5_000, error: (message) => new Error(message) });
+  try {
+    const { leaders } = await cluster.metadataOf(topic).catch((error: Error) => {
+      throw new Error(`${error.message} on ${on.join(',')} (a topic on a broker of the test's own needs \`on\`)`);
+    });
+    return await Promise.all(leaders.map(async (leader, partition) => {
+      const connection = cluster.connectionTo(leader);
+      if (!connection) throw new Error(`partition ${partition} of '${topic}' has no leader`);
+      const ask = async (isolation: typeof READ_COMMITTED | typeof READ_UNCOMMITTED) => {
+        const [answer] = decodeListOffsets(await connection.request(API_LIST_OFFSETS, 2, [listOffsetsRequestBody(isolation, topic, [partition], LATEST)]));
+        if (!answer || answer.errorCode !== 0) throw new Error(`ListOffsets of partition ${partition} of '${topic}' answered error ${answer?.errorCode}`);
+        return answer.offset;
+      };
+      return { partition, high: await ask(READ_UNCOMMITTED), stable: await ask(READ_COMMITTED) };
+    }));
+  } finally {
+    cluster.close();
+  }
+}
+
+/**
+ * Every message of a topic, all partitions, read committed: everything appended before the call,
+ * once no transaction among it is in doubt. A producer's commit returns once the coordinator
+ * has recorded it; the markers that make its records readable are written to each partition a
+ * moment later (longer on a loaded machine), and a transaction left open by a killed process
+ * holds every later commit of its partitions back until it is aborted. Reading at once would
+ * miss committed records: that is not a loss, and must not look like one. `on`: the brokers of
+ * `log`, when not the suite's.
+ */
+export async function readAll(log: EventLog, topic: string, { settleMs = 60_000, on = brokers() }: { settleMs?: number; on?: string[] } = {}): Promise<LogMessage[]> {
+  const appended = await endOffsets(topic, on);
+  await eventually(`every transaction appended to '${topic}' to complete`, async () => {
+    const now = await endOffsets(topic, on);
+    const inDoubt = appended.filter(({ partition, high }) => now[partition]!.stable < high);
+    if (inDoubt.length > 0) throw new Error(`in doubt: ${inDoubt.map(({ partition, high }) => `partition ${partition} stable at ${now[partition]!.stable} of ${high}`).join(', ')}`);
+    return true;
+  }, settleMs);
   const out: LogMessage[] = [];
   const reader = log.reader(topic, (m) => out.push(m));
   await reader.start();

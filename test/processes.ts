@@ -22,6 +22,22 @@ export function kill9(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * SIGTERM, as a supervisor stops a service: it commits what it folded and closes, leaving no
+ * transaction open for readers to wait out. SIGKILL if it has not exited within `graceMs`.
+ */
+export function stop(child: ChildProcess, graceMs = 20_000): Promise<void> {
+  return new Promise((done) => {
+    if (child.exitCode !== null || child.signalCode !== null) return done();
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      done();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 export async function killAll(): Promise<void> {
   await Promise.all([...children].map(kill9));
 }

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokers, readAll } from '../../test/kafka.js';
+import { brokers, endOffsets, readAll } from '../../test/kafka.js';
 import { createKafkaLog } from '../kafka.js';
 import type { EventLog } from '../port.js';
 import { KafkaProduceError } from './producer.js';
@@ -83,6 +83,21 @@ describe('wire transactional producer on the real broker', () => {
     await expect(refused).rejects.toMatchObject({ retriable: false });
     await expect(old.begin()).rejects.toThrow(/INVALID_PRODUCER_EPOCH|PRODUCER_FENCED/);
     expect(values(await readAll(log, topic)).sort()).toEqual(['new0', 'new1']);
+  });
+
+  it('holds back every later commit of a partition while an earlier transaction there is open; the tests\' readAll waits for it rather than miss them', async () => {
+    const topic = await freshTopic(1);
+    const open = await (await producer(`${topic}.first`)).begin();
+    await open.send([[topic, messages('first', 2, 1)]]);
+    const later = await (await producer(`${topic}.second`)).begin();
+    await later.send([[topic, messages('second', 2, 1)]]);
+    await later.commit(); // committed, yet behind the open transaction for every read_committed reader
+    const { high, stable } = (await endOffsets(topic))[0]!;
+    expect(stable).toBe(0n); // nothing readable yet
+    expect(high).toBeGreaterThanOrEqual(4n); // 4 records (the commit marker follows the commit's answer, not before it)
+    await expect(readAll(log, topic, { settleMs: 500 })).rejects.toThrow(/partition 0 stable at 0 of [45]/);
+    await open.commit();
+    expect(values(await readAll(log, topic))).toEqual(['first0', 'first1', 'second0', 'second1']);
   });
 
   it('lands over a megabyte for one partition as several batches in one transaction, in order', async () => {

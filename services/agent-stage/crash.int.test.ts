@@ -11,7 +11,7 @@ import type { EventLog } from '../../log/port.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, policyEventCodec, policyEventSchema, type AgentSignal } from '../../schemas/index.js';
 import type { AgentState } from '../../streams/agent-breaker.js';
 import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
-import { kill9, killAll, startService } from '../../test/processes.js';
+import { kill9, killAll, startService, stop } from '../../test/processes.js';
 import { POSITION_KEY } from '../transactional-stage.js';
 
 const logs: EventLog[] = [];
@@ -70,7 +70,7 @@ describe('agent stage: exactly once across SIGKILL', () => {
     }
     await feeding;
     await drained(topics.agentSignals, `${prefix}.agent-stage`);
-    await kill9(stage);
+    await stop(stage); // no transaction left open for the reads below to wait out
     await producer.close();
     expect(killsUnderLoad).toBeGreaterThanOrEqual(2);
 

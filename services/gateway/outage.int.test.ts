@@ -61,7 +61,7 @@ describe('the gateway while the broker is stopped and restarted', () => {
     const retried = await gw.call(agentKey, { method: 'POST', url: '/v1/spans', payload: batch('tree-during', 5) });
     expect([retried.statusCode, retried.json().accepted]).toEqual([200, 5]);
 
-    const onTopic = (await readAll(log, topics.spans)).map((m) => spanEventCodec.decode(m.value!).eventId);
+    const onTopic = (await readAll(log, topics.spans, { on: [broker.brokers] })).map((m) => spanEventCodec.decode(m.value!).eventId);
     expect(onTopic.filter((id) => id.startsWith('tree-before')).sort()).toEqual(batch('tree-before', 5).spans.map((s) => s.eventId).sort());
     expect(new Set(onTopic.filter((id) => id.startsWith('tree-during'))).size).toBe(5);
   }, 240_000);

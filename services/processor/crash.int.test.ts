@@ -12,7 +12,7 @@ import { breakerEventCodec, controlEventCodec, policyEventCodec, spanEventCodec 
 import { createEngine, type TreeSnapshot } from '../../streams/engine.js';
 import { createPolicyBook } from '../../streams/policies.js';
 import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
-import { kill9, killAll, startService } from '../../test/processes.js';
+import { kill9, killAll, startService, stop } from '../../test/processes.js';
 import { workload, type Workload } from '../../test/workload.js';
 import { POSITION_KEY } from '../transactional-stage.js';
 import { decodeRecord } from './state-changelog.js';
@@ -83,7 +83,8 @@ async function scenario(options: { partitions: number; instances: number; kills:
     const tails = instances.map((c) => (c as ChildProcess & { stderrTail(): string }).stderrTail()).join('\n---\n');
     throw new Error(`${(error as Error).message} (kill seed ${seed}, delays ${killedAfterMs.join(',')})\n${tails.slice(-4000)}`);
   }
-  await Promise.all(instances.map(kill9));
+  // Stopped as a supervisor would, so no transaction is left open for the reads below to wait out.
+  await Promise.all(instances.map((child) => stop(child)));
 
   const controls = (await readAll(log, topics.control)).map((m) => controlEventCodec.decode(m.value!));
   const audits = (await readAll(log, topics.audit)).map((m) => breakerEventCodec.decode(m.value!));

@@ -16,7 +16,7 @@ import type { CostVelocityParams } from '../../streams/detectors/cost-velocity.j
 import { createPolicyBook } from '../../streams/policies.js';
 import { initialTenantState, step, tenantVelocityPolicy, type TenantState } from '../../streams/tenant-velocity.js';
 import { brokers, committedTotal, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
-import { kill9, killAll, startService } from '../../test/processes.js';
+import { kill9, killAll, startService, stop } from '../../test/processes.js';
 import { POSITION_KEY } from '../transactional-stage.js';
 
 const logs: EventLog[] = [];
@@ -143,7 +143,7 @@ describe('tenant stage: exactly once across SIGKILL', () => {
     } catch (error) {
       throw new Error(`${(error as Error).message} (seed ${seed}; kills ${killedAt.join('; ')})\n${(stage as ChildProcess & { stderrTail(): string }).stderrTail().slice(-4000)}`);
     }
-    await kill9(stage);
+    await stop(stage); // no transaction left open for the reads below to wait out
     await producer.close();
 
     const audits = (await readAll(log, topics.audit)).map((m) => breakerEventCodec.decode(m.value!));
