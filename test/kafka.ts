@@ -64,6 +64,17 @@ export async function endOffsets(topic: string, on: string[] = brokers()): Promi
   }
 }
 
+/** Resolves once every transaction appended to `topic` so far has completed (see readAll). */
+async function settled(topic: string, on: string[], settleMs: number): Promise<void> {
+  const appended = await endOffsets(topic, on);
+  await eventually(`every transaction appended to '${topic}' to complete`, async () => {
+    const now = await endOffsets(topic, on);
+    const inDoubt = appended.filter(({ partition, high }) => now[partition]!.stable < high);
+    if (inDoubt.length > 0) throw new Error(`in doubt: ${inDoubt.map(({ partition, high }) => `partition ${partition} stable at ${now[partition]!.stable} of ${high}`).join(', ')}`);
+    return true;
+  }, settleMs);
+}
+
 /**
  * Every message of a topic, all partitions, read committed: everything appended before the call,
  * once no transaction among it is in doubt. A producer's commit returns once the coordinator
@@ -73,14 +84,8 @@ export async function endOffsets(topic: string, on: string[] = brokers()): Promi
  * miss committed records: that is not a loss, and must not look like one. `on`: the brokers of
  * `log`, when not the suite's.
  */
-export async function readAll(log: EventLog, topic: string, { settleMs = 60_000, on = brokers() }: { settleMs?: number; on?: string[] } = {}): Promise<LogMessage[]> {
-  const appended = await endOffsets(topic, on);
-  await eventually(`every transaction appended to '${topic}' to complete`, async () => {
-    const now = await endOffsets(topic, on);
-    const inDoubt = appended.filter(({ partition, high }) => now[partition]!.stable < high);
-    if (inDoubt.length > 0) throw new Error(`in doubt: ${inDoubt.map(({ partition, high }) => `partition ${partition} stable at ${now[partition]!.stable} of ${high}`).join(', ')}`);
-    return true;
-  }, settleMs);
+export async function readAll(log: EventLog, topic: string, { settleMs = 60_000, on }: { settleMs?: number; on?: string[] } = {}): Promise<LogMessage[]> {
+  if (log.kind === 'kafka') await settled(topic, on ?? brokers(), settleMs);
   const out: LogMessage[] = [];
   const reader = log.reader(topic, (m) => out.push(m));
   await reader.start();
