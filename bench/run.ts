@@ -10,15 +10,18 @@
  *            BENCHMARKS.md from bench/results.json without running anything), --help
  *
  * It starts a single-node Kafka 3.9.1 broker (scripts/kafka/broker.ts) unless KAFKA_BROKERS
- * names one, runs each scenario in a fresh Node process (bench/workers/scenario.ts), and stops
+ * names one, transpiles the sources into plain JavaScript for its processes (lib/js-tree.ts;
+ * BENCH_TSX=1 runs them through tsx instead), runs each scenario in a fresh Node process
+ * (bench/workers/scenario.ts), and stops
  * the broker at the end, on failure and on Ctrl-C. Scenarios create their own topics and chDB
  * folders and remove them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startKafkaBroker, type KafkaBroker } from '../scripts/kafka/broker.js';
 import { killAllWorkers, startWorker } from './lib/child.js';
+import { buildJsTree } from './lib/js-tree.js';
 import { warmBroker } from './lib/kafka.js';
 import { seconds, textTable } from './lib/format.js';
 import { describeCommit, machineInfo } from './lib/machine.js';
@@ -94,7 +97,13 @@ async function main(): Promise<number> {
   if (args.profile) {
     process.env.BENCH_PROFILE_DIR = join(root, 'bench', '.profiles');
     mkdirSync(process.env.BENCH_PROFILE_DIR, { recursive: true });
-    print(`CPU profiles of every bench process go to ${process.env.BENCH_PROFILE_DIR}`);
+    print(`CPU profiles of every bench process go to ${process.env.BENCH_PROFILE_DIR} (the processes run from the TypeScript sources through tsx, so that the profiles name them)`);
+  } else if (process.env.BENCH_TSX === '1') {
+    print('the bench\'s processes run from the TypeScript sources through tsx (BENCH_TSX=1)');
+  } else {
+    const built = await buildJsTree(root);
+    process.env.BENCH_JS_TREE = built.tree;
+    print(`the bench's processes run as plain JavaScript: ${built.modules} modules transpiled and ${built.assets} files beside them copied to ${relative(root, built.tree)} in ${(built.ms / 1000).toFixed(1)} s`);
   }
 
   let broker: KafkaBroker | null = null;

@@ -12,8 +12,10 @@
  * Node processes behind (and the broker's watchdog takes care of the JVM).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVICE_NODE_FLAGS } from '../../services/node-flags.js';
+import { jsPathOf } from './js-tree.js';
 
 type FromChild = { type: 'progress'; line: string } | { type: 'ready'; data: unknown } | { type: 'result'; data: unknown } | { type: 'error'; message: string };
 type ToChild = { type: 'start'; input: unknown } | { type: 'stop' } | { type: 'tell'; data: unknown };
@@ -42,15 +44,20 @@ const SERVICE_WORKERS = new Set(['workers/drain.ts', 'workers/graph-api.ts']);
 
 const live = new Set<ChildProcess>();
 
-/** `file` is relative to bench/, e.g. `workers/drain.ts`. */
+/**
+ * `file` is relative to bench/, e.g. `workers/drain.ts`. It runs from the bench's JavaScript tree
+ * when bench/run.ts built one (BENCH_JS_TREE, ./js-tree.ts), and from the TypeScript sources
+ * through tsx otherwise (and with --profile, so that profiles name the sources).
+ */
 export function startWorker<R>(file: string, input: unknown, options: WorkerOptions): WorkerHandle<R> {
-  const path = fileURLToPath(new URL(`../${file}`, import.meta.url));
   const profileDir = process.env.BENCH_PROFILE_DIR;
+  const jsTree = profileDir ? undefined : process.env.BENCH_JS_TREE;
+  const path = jsTree ? jsPathOf(jsTree, join('bench', file)) : fileURLToPath(new URL(`../${file}`, import.meta.url));
   const child = fork(path, [], {
     // tsx as a loader, not as a CLI: the child is then a plain Node process we can signal.
     // BENCH_NODE_FLAGS: extra flags for the workers (e.g. --trace-gc, which NODE_OPTIONS refuses).
     execArgv: [
-      '--import', 'tsx', ...(SERVICE_WORKERS.has(file) ? SERVICE_NODE_FLAGS : []),
+      ...(jsTree ? [] : ['--import', 'tsx']), ...(SERVICE_WORKERS.has(file) ? SERVICE_NODE_FLAGS : []),
       ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
     ],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
