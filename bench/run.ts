@@ -12,9 +12,8 @@
  * It starts a single-node Kafka 3.9.1 broker (scripts/kafka/broker.ts) unless KAFKA_BROKERS
  * names one, transpiles the sources into plain JavaScript for its processes (lib/js-tree.ts;
  * BENCH_TSX=1 runs them through tsx instead), runs each scenario in a fresh Node process
- * (bench/workers/scenario.ts), and stops
- * the broker at the end, on failure and on Ctrl-C. Scenarios create their own topics and chDB
- * folders and remove them.
+ * (bench/workers/scenario.ts), and stops the broker at the end, on failure and on Ctrl-C.
+ * Scenarios create their own topics and chDB folders and remove them.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
