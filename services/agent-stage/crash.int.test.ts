@@ -11,6 +11,7 @@ import type { EventLog } from '../../log/port.js';
 import { agentKey, agentSignalCodec, breakerEventCodec, controlEventCodec, policyEventCodec, policyEventSchema, type AgentSignal } from '../../schemas/index.js';
 import type { AgentState } from '../../streams/agent-breaker.js';
 import { brokers, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
+import { feedAcrossKills } from '../../test/kill-feed.js';
 import { kill9, killAll, startService, stop } from '../../test/processes.js';
 import { POSITION_KEY } from '../transactional-stage.js';
 
@@ -50,38 +51,21 @@ describe('agent stage: exactly once across SIGKILL', () => {
     const all = signals(300);
     const env = { KAFKA_BROKERS: brokers().join(','), FUSEBOX_TOPIC_PREFIX: prefix, FUSEBOX_PARTITIONS: String(partitions) };
     let stage: ChildProcess = startService('services/agent-stage/main.ts', env);
-    // While an incarnation is starting (its group join waits out the killed member's session,
-    // longer on a loaded box) only a backlog of a few chunks waits for it, so most of the log is
-    // still to come at every kill: each lands on a stage with signals arriving.
     const kills = 3;
-    const chunk = 30;
-    const backlog = 4 * chunk;
-    let sent = 0;
-    let killed = 0;
-    let sentAtKill = 0;
-    let up = false; // the current incarnation has committed progress
-    const feeding = (async () => {
-      while (sent < all.length) {
-        while (killed < kills && !up && sent - sentAtKill >= backlog) await new Promise((ok) => setTimeout(ok, 20));
-        const slice = all.slice(sent, sent + chunk);
-        await producer.send(topics.agentSignals, slice.map((s) => ({ key: agentKey(s.tenantId, s.agentId), value: agentSignalCodec.encode(s) })));
-        sent += slice.length;
-        await new Promise((ok) => setTimeout(ok, 100));
-      }
-    })();
+    const feed = feedAcrossKills(all, { chunk: 30, backlog: 120, kills, pauseMs: 100, send: (slice) => producer.send(topics.agentSignals, slice.map((s) => ({ key: agentKey(s.tenantId, s.agentId), value: agentSignalCodec.encode(s) }))) });
     let killsUnderLoad = 0;
     let done = 0n;
     for (let k = 0; k < kills; k++) {
       // Kill only once this incarnation has committed work, then at a random moment after.
       done = await progressed(topics.agentSignals, `${prefix}.agent-stage`, done);
-      up = true;
+      feed.incarnationUp();
       await new Promise((ok) => setTimeout(ok, Math.floor(Math.random() * 400)));
-      if (sent < all.length) killsUnderLoad += 1;
+      if (feed.sent() < all.length) killsUnderLoad += 1;
       await kill9(stage);
-      [killed, sentAtKill, up] = [killed + 1, sent, false];
+      feed.incarnationKilled();
       stage = startService('services/agent-stage/main.ts', env);
     }
-    await feeding;
+    await feed.done;
     await drained(topics.agentSignals, `${prefix}.agent-stage`);
     await stop(stage); // no transaction left open for the reads below to wait out
     await producer.close();

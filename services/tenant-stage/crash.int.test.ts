@@ -16,6 +16,7 @@ import type { CostVelocityParams } from '../../streams/detectors/cost-velocity.j
 import { createPolicyBook } from '../../streams/policies.js';
 import { initialTenantState, step, tenantVelocityPolicy, type TenantState } from '../../streams/tenant-velocity.js';
 import { brokers, committedTotal, drained, freshKafka, progressed, readAll } from '../../test/kafka.js';
+import { feedAcrossKills } from '../../test/kill-feed.js';
 import { kill9, killAll, startService, stop } from '../../test/processes.js';
 import { POSITION_KEY } from '../transactional-stage.js';
 
@@ -97,24 +98,9 @@ describe('tenant stage: exactly once across SIGKILL', () => {
     const env = { KAFKA_BROKERS: brokers().join(','), FUSEBOX_TOPIC_PREFIX: prefix, FUSEBOX_PARTITIONS: String(partitions) };
     let stage: ChildProcess = startService('services/tenant-stage/main.ts', env);
 
-    // The feed streams about 20 chunks (some 1,000 summaries) a second. While an incarnation is starting (slow on a
-    // loaded box) only a backlog of a few chunks waits for it, so most of the log is still to
-    // come at every kill: each one lands on a stage with spend arriving.
-    const chunk = 48;
-    const backlog = 5 * chunk;
-    let sent = 0;
-    let killed = 0;
-    let sentAtKill = 0;
-    let up = false; // the current incarnation has committed progress
-    const feeding = (async () => {
-      while (sent < all.length) {
-        while (killed < kills && !up && sent - sentAtKill >= backlog) await sleep(20);
-        const slice = all.slice(sent, sent + chunk);
-        await producer.send(topics.tenantSpend, slice.map((s) => ({ key: s.tenantId, value: tenantSpendCodec.encode(s) })));
-        sent += slice.length;
-        await sleep(50);
-      }
-    })();
+    // The feed streams about 20 chunks (some 1,000 summaries) a second; a starting incarnation
+    // has at most 5 chunks waiting for it (test/kill-feed.ts).
+    const feed = feedAcrossKills(all, { chunk: 48, backlog: 5 * 48, kills, pauseMs: 50, send: (slice) => producer.send(topics.tenantSpend, slice.map((s) => ({ key: s.tenantId, value: tenantSpendCodec.encode(s) }))) });
 
     let random = seed;
     const next = () => ((random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
@@ -124,20 +110,20 @@ describe('tenant stage: exactly once across SIGKILL', () => {
     for (let k = 0; k < kills; k++) {
       // Kill only once this incarnation has committed work, then at a random moment after.
       done = await progressed(topics.tenantSpend, group, done);
-      up = true;
+      feed.incarnationUp();
       const delay = Math.floor(next() * 600);
       await sleep(delay);
       // Killed right after a chunk lands, so the stage has spend it has not committed (a stage
       // that keeps up is otherwise often killed idle, between chunks).
-      for (const landed = sent; sent === landed && sent < all.length;) await sleep(1);
-      const sentBefore = sent;
+      for (const landed = feed.sent(); feed.sent() === landed && landed < all.length;) await sleep(1);
+      const sentBefore = feed.sent();
       await kill9(stage);
       const behind = sentBefore - Number(await committedTotal(topics.tenantSpend, group));
-      [killed, sentAtKill, up] = [killed + 1, sent, false];
+      feed.incarnationKilled();
       killedAt.push(`${delay} ms after progress, ${behind} behind`);
       stage = startService('services/tenant-stage/main.ts', env);
     }
-    await feeding;
+    await feed.done;
     try {
       await drained(topics.tenantSpend, group);
     } catch (error) {
